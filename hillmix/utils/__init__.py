@@ -1,0 +1,6 @@
+"""Utilities shared by the three hillmix packages."""
+
+from .._random import check_generator, resolve_seed
+from ._discovery import all_estimators
+
+__all__ = ["all_estimators", "check_generator", "resolve_seed"]

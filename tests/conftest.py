@@ -1,0 +1,28 @@
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from hypothesis import HealthCheck, settings
+
+import hillmix
+
+# The estimator checks fit on the same few shapes many times; the on-disk
+# cache turns repeated compiles into look-ups, across xdist workers too.
+hillmix.enable_compilation_cache(
+    os.environ.get("HILLMIX_JAX_CACHE", os.path.join(os.path.dirname(__file__), "..", ".jax_cache"))
+)
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=10,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")

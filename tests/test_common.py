@@ -1,0 +1,50 @@
+"""scikit-learn's estimator checks on every registered hillmix estimator."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from hillmix.utils import all_estimators
+from hillmix.utils._discovery import defined_estimators
+
+# Fast, seeded constructor arguments for the checks (the checks fit dozens
+# of times on tiny data).
+FAST_PARAMS = {
+    "HillMixtureMMM": {
+        "n_components": 2,
+        "adstock_max_lag": 2,
+        "num_warmup": 20,
+        "num_samples": 20,
+        "num_chains": 2,
+        "max_tree_depth": 5,
+        "yearly_seasonality": 0,
+        "random_state": 0,
+    },
+    "MMMDataGenerator": {"n_periods": 20, "n_channels": 2, "random_state": 0},
+}
+
+
+def _instances():
+    return [cls(**FAST_PARAMS.get(name, {})) for name, cls in all_estimators()]
+
+
+def _expected_failed_checks(estimator):
+    # Each estimator states its own expected failures, with reasons.
+    return getattr(estimator, "_expected_failed_checks", dict)()
+
+
+@parametrize_with_checks(_instances(), expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_every_estimator_is_registered():
+    registered = {cls for _, cls in all_estimators()}
+    unregistered = [name for name, cls in defined_estimators() if cls not in registered]
+    assert not unregistered, (
+        f"{unregistered} are estimators but not exported in their package's __all__"
+    )
+
+
+@pytest.mark.parametrize("name", [name for name, _ in all_estimators()])
+def test_every_estimator_has_fast_settings(name):
+    assert name in FAST_PARAMS, f"add fast constructor settings for {name} to FAST_PARAMS"

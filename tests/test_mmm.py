@@ -1,0 +1,229 @@
+"""HillMixtureMMM: API contract, scikit-learn composition, errors, persistence."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+
+from hillmix import ConvergenceWarning, HillMixtureMMM
+from hillmix_sim import make_mmm_data
+
+FAST = {
+    "num_warmup": 150,
+    "num_samples": 150,
+    "num_chains": 2,
+    "max_tree_depth": 6,
+    "random_state": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, truth = make_mmm_data(dgp="mixture_k2", n_periods=80, n_channels=2, random_state=3)
+    return X, y, truth
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, _ = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return HillMixtureMMM(n_components=2, **FAST).fit(X, y)
+
+
+def test_fitted_attributes(fitted, data):
+    X, _, _ = data
+    assert list(fitted.feature_names_in_) == list(X.columns)
+    assert fitted.n_features_in_ == 2
+    assert set(fitted.diagnostics_) >= {
+        "summary",
+        "max_rhat",
+        "min_ess_bulk",
+        "divergences",
+        "converged",
+    }
+    assert fitted.posterior_samples_["A"].shape == (300, 2, 2)
+    k = fitted.effective_k_
+    assert list(k.index) == list(X.columns)
+    assert np.all((k["lower"] >= 1) & (k["upper"] <= 2) & (k["lower"] <= k["mean"]))
+
+
+def test_kappa_is_ordered_within_channels(fitted):
+    kappa = fitted.posterior_samples_["kappa"]
+    assert np.all(np.diff(kappa, axis=-1) > 0)
+
+
+def test_predictions_intervals_and_contributions_agree(fitted, data):
+    X, y, _ = data
+    mean, std = fitted.predict(X, return_std=True)
+    lower, upper = fitted.predict_interval(X, coverage=0.9)
+    assert mean.shape == std.shape == lower.shape == (80,)
+    assert np.all(lower < mean) and np.all(mean < upper) and np.all(std > 0)
+    contrib = fitted.contributions(X)
+    means = contrib.xs("mean", axis=1, level=1)
+    np.testing.assert_allclose(means.sum(axis=1), mean, rtol=1e-9)
+    assert list(means.columns) == ["baseline", *X.columns]
+    assert fitted.score(X, y) > 0.8
+    draws = fitted.sample_posterior_predictive(X, n_samples=50)
+    assert draws.shape == (50, 80)
+
+
+def test_response_curve_and_marginal_roi(fitted, data):
+    _X, _, _ = data
+    curve = fitted.response_curve("channel_0")
+    assert list(curve.columns) == ["spend", "mean", "lower", "upper", "roi", "marginal_roi"]
+    assert curve["mean"].iloc[0] == 0
+    assert np.all(np.diff(curve["mean"]) >= -1e-9)
+    assert np.all(curve["lower"] <= curve["mean"]) and np.all(curve["mean"] <= curve["upper"])
+    # Marginal ROI is the slope of the mean curve.
+    slope = np.gradient(curve["mean"], curve["spend"])
+    np.testing.assert_allclose(curve["marginal_roi"][5:-5], slope[5:-5], rtol=0.05, atol=1e-3)
+    with pytest.raises(ValueError, match="Unknown channel"):
+        fitted.response_curve("tv")
+
+
+def test_media_response_protocol_is_traceable(fitted):
+    import jax
+
+    plan = np.full((6, 2), 500.0)
+    draws = fitted.media_response(plan, n_draws=40)
+    assert draws.shape == (40, 6, 2)
+    grad = jax.grad(lambda p: fitted.media_response(p, n_draws=10).sum())(plan)
+    assert grad.shape == (6, 2) and np.all(np.isfinite(grad)) and np.all(grad >= 0)
+
+
+def test_same_seed_same_posterior_bit_for_bit(data):
+    X, y, _ = data
+    kw = {
+        "n_components": 2,
+        "num_warmup": 30,
+        "num_samples": 30,
+        "num_chains": 2,
+        "max_tree_depth": 5,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = HillMixtureMMM(random_state=7, **kw).fit(X, y)
+        b = HillMixtureMMM(random_state=7, progress=True, **kw).fit(X, y)
+        c = HillMixtureMMM(random_state=8, **kw).fit(X, y)
+    for name in a.posterior_samples_:
+        np.testing.assert_array_equal(a.posterior_samples_[name], b.posterior_samples_[name])
+    assert not np.array_equal(a.posterior_samples_["sigma"], c.posterior_samples_["sigma"])
+
+
+def test_save_load_and_pickle_round_trip(fitted, data, tmp_path):
+    X, _, _ = data
+    path = tmp_path / "mmm.pkl"
+    fitted.save(path)
+    loaded = HillMixtureMMM.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    (tmp_path / "bad.pkl").write_bytes(pickle.dumps({"x": 1}))
+    with pytest.raises(ValueError, match="not a HillMixtureMMM file"):
+        HillMixtureMMM.load(tmp_path / "bad.pkl")
+
+
+def test_inference_data(fitted):
+    idata = fitted.to_inference_data()
+    assert idata.posterior["A"].shape[:2] == (2, 150)
+
+
+def test_plots_return_axes(fitted, data):
+    import matplotlib.pyplot as plt
+
+    X, _, _ = data
+    _, ax = plt.subplots()
+    assert fitted.plot_response_curves(ax=ax) is ax
+    assert fitted.plot_contributions(X) is not None
+    plt.close("all")
+
+
+def test_clone_pipeline_and_grid_search(data):
+    X, y, _ = data
+    X = X.assign(price=np.linspace(1, 2, len(X)))
+    model = HillMixtureMMM(n_components=1, adstock_max_lag=4, **FAST)
+    assert clone(model).get_params() == model.get_params()
+    selector = ColumnTransformer([("media", "passthrough", ["channel_0", "channel_1"])]).set_output(
+        transform="pandas"
+    )
+    pipe = make_pipeline(selector, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+        assert pipe.predict(X).shape == (80,)
+        search = GridSearchCV(
+            HillMixtureMMM(
+                adstock_max_lag=4, inference="svi", svi_steps=300, num_samples=100, random_state=0
+            ),
+            {"n_components": [1, 2]},
+            cv=TimeSeriesSplit(n_splits=2),
+        ).fit(X[["channel_0", "channel_1"]], y)
+    assert search.best_params_["n_components"] in (1, 2)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_controls_are_linear_and_not_spend(data):
+    X, y, _ = data
+    X = X.assign(temperature=np.sin(np.arange(len(X))) * 10 - 3)  # negative allowed
+    model = HillMixtureMMM(
+        n_components=1,
+        control_columns=["temperature"],
+        inference="svi",
+        svi_steps=200,
+        num_samples=50,
+        random_state=0,
+    ).fit(X, y)
+    assert list(model.channel_names_) == ["channel_0", "channel_1"]
+    assert list(model.control_names_) == ["temperature"]
+    assert model.posterior_samples_["controls"].shape == (50, 1)
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda X, y: (X.assign(channel_0=np.nan), y), "NaN"),
+        (lambda X, y: (X.assign(channel_0=np.inf), y), "infinity"),
+        (lambda X, y: (X.assign(channel_0=-X["channel_0"] - 1), y), "Negative values.*channel_0"),
+        (lambda X, y: (X.iloc[:5], y.iloc[:5]), "at least 9 periods.*adstock_max_lag=8"),
+        (lambda X, y: (X, y * 0 + 3), "y is constant"),
+        (lambda X, y: (X.assign(channel_0="a"), y), "non-numeric.*channel_0"),
+    ],
+)
+def test_bad_input_raises_before_any_work(data, mutate, match):
+    X, y, _ = data
+    model = HillMixtureMMM(num_warmup=5, num_samples=5)
+    with pytest.raises(ValueError, match=match):
+        model.fit(*mutate(X.copy(), y.copy()))
+    assert not any(k.endswith("_") and not k.startswith("_") for k in vars(model))
+
+
+def test_unknown_prior_and_bad_parameters(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match=r"Unknown prior name.*sigma_log_B"):
+        HillMixtureMMM(priors={"sigma_log_B": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="n_components"):
+        HillMixtureMMM(n_components=0).fit(X, y)
+    with pytest.raises(ValueError, match="inference"):
+        HillMixtureMMM(inference="advi").fit(X, y)
+
+
+def test_predict_time_columns_must_match_fit(fitted, data):
+    X, _, _ = data
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(X.rename(columns={"channel_1": "tv"}))
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(X[["channel_0"]])
+
+
+def test_convergence_warning_on_too_short_chains(data):
+    X, y, _ = data
+    with pytest.warns(ConvergenceWarning, match="R-hat"):
+        model = HillMixtureMMM(num_warmup=10, num_samples=10, num_chains=2, random_state=0)
+        model.fit(X, y)
+    assert model.diagnostics_["converged"] is False
