@@ -26,6 +26,7 @@ def run_demo(
     seed: int = 0,
     progress: bool = True,
     stream: TextIO | None = None,
+    n_draws: int = 1000,
 ) -> dict:
     """Simulate media-mix data, fit the model, print a summary, write plots.
 
@@ -41,6 +42,8 @@ def run_demo(
         Seed of the simulation and of the sampler.
     progress : bool, default=True
         Show the sampler's progress bar.
+    n_draws : int, default=1000
+        NUTS warm-up iterations and kept draws per chain (two chains).
     stream : file-like, default=None
         Where the summary goes; nothing is printed when None.
 

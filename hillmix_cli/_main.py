@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--channels", type=int, default=4, help="media channels")
     demo.add_argument("--seed", type=int, default=0, help="random_state of everything")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.add_argument(
+        "--draws", type=int, default=1000, help="NUTS warm-up and kept draws per chain"
+    )
     return parser
 
 
@@ -35,14 +38,19 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
     )
     if args.command == "demo":
+        import hillmix
+
         from ._demo import run_demo
 
+        # A second demo run loads the compiled sampler instead of compiling.
+        hillmix.enable_compilation_cache()
         run_demo(
             output=args.output,
             n_periods=args.periods,
             n_channels=args.channels,
             seed=args.seed,
             progress=not args.no_progress,
+            n_draws=args.draws,
             stream=sys.stdout,
         )
     return 0

@@ -1,0 +1,32 @@
+"""The command line: `hillmix demo` end to end, with tiny settings."""
+
+import io
+import subprocess
+import sys
+
+from hillmix_cli import main
+from hillmix_cli._demo import run_demo
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    out = io.StringIO()
+    report = run_demo(
+        output=tmp_path, n_periods=64, n_channels=2, seed=1, progress=False, stream=out, n_draws=60
+    )
+    text = out.getvalue()
+    assert "Effective number of Hill components" in text and "R-hat" in text
+    assert (tmp_path / "response_curves.png").stat().st_size > 10_000
+    assert (tmp_path / "contributions.png").stat().st_size > 10_000
+    assert 0 <= report["holdout_coverage"] <= 1
+    assert list(report["effective_k"].index) == ["channel_0", "channel_1"]
+
+
+def test_cli_entry_points():
+    from hillmix_cli import build_parser
+
+    args = build_parser().parse_args(["demo", "--periods", "80"])
+    assert args.command == "demo" and args.periods == 80 and callable(main)
+    done = subprocess.run(
+        [sys.executable, "-m", "hillmix", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "demo" in done.stdout
