@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,7 +33,8 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/asv run --python=same --quick --show-stderr
+	cd benchmarks && ../$(BIN)/asv machine --yes > /dev/null && \
+		../$(BIN)/asv run --python=same --quick --show-stderr
 
 clean:
 	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis

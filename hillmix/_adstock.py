@@ -105,12 +105,17 @@ def geometric_adstock(X, alpha, max_lag: int, normalize: bool = True):
     >>> geometric_adstock(x, np.array([0.5]), 3, normalize=False)[:, 0].tolist()
     [1.0, 0.5, 0.25]
     """
+    weights = geometric_adstock_weights(alpha, max_lag, normalize)
+    return jnp.einsum("ltc,lc->tc", lag_windows(X, max_lag), weights)
+
+
+def lag_windows(X, max_lag: int):
+    """JAX twin of :func:`lag_stack`: traceable in the spend, for gradients."""
     X = jnp.asarray(X)
     n_periods = X.shape[0]
-    weights = geometric_adstock_weights(alpha, max_lag, normalize)
     padded = jnp.concatenate([jnp.zeros((max_lag - 1, *X.shape[1:]), X.dtype), X])
-    # Rows of `windows` are the lagged series; one einsum replaces a time loop.
-    windows = jnp.stack(
+    # Rows are the lagged series; one einsum with the weights replaces a
+    # loop over time.
+    return jnp.stack(
         [padded[max_lag - 1 - lag : max_lag - 1 - lag + n_periods] for lag in range(max_lag)]
     )
-    return jnp.einsum("ltc,lc->tc", windows, weights)

@@ -61,7 +61,9 @@ def bulk_ess(draws) -> np.ndarray:
     # Constant parameters divide zero by zero; they are reported as NaN.
     with np.errstate(invalid="ignore", divide="ignore"):
         ess = np.asarray(effective_sample_size(_split(_rank_normalize(draws))), dtype=float)
-    return np.where(_is_constant(draws), np.nan, ess)
+    # The autocorrelation estimate of very short chains can make the
+    # estimator negative; no draws are worth less than none.
+    return np.where(_is_constant(draws), np.nan, np.maximum(ess, 0.0))
 
 
 def rank_rhat(draws) -> np.ndarray:

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._adstock import lag_stack
+from ._adstock import lag_stack, lag_windows
 from ._diagnostics import summarize_draws
 from ._inference import run_nuts, run_svi
 from ._model import (
@@ -612,8 +612,8 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         channel : str or int
             Channel name (or position among the spend columns).
         spend : array-like of shape (n_points,), default=None
-            Spend per period; defaults to 50 points from 0 to twice the
-            channel's largest observed... mean positive spend times four.
+            Spend per period; defaults to 50 points from 0 to four times
+            the channel's mean positive spend at fit.
         coverage : float, default=0.9
             Mass of the posterior interval reported.
 
@@ -684,7 +684,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         params = self._param_draws(n_draws)
         scaled = jnp.asarray(spend_plan) / jnp.asarray(self._fitted.spend_scale)
-        lags = _lag_stack_jax(scaled, self.adstock_max_lag)
+        lags = lag_windows(scaled, self.adstock_max_lag)
         media = jax.vmap(media_contributions, in_axes=(0, None))(params, lags)
         return media * self._fitted.y_scale
 
@@ -799,14 +799,6 @@ def _mean_parts(params, design):
 
 class _FitState:
     """Scalers and column bookkeeping learnt in fit (plain NumPy, picklable)."""
-
-
-def _lag_stack_jax(X, max_lag):
-    n_periods = X.shape[0]
-    padded = jnp.concatenate([jnp.zeros((max_lag - 1, *X.shape[1:]), X.dtype), X])
-    return jnp.stack(
-        [padded[max_lag - 1 - lag : max_lag - 1 - lag + n_periods] for lag in range(max_lag)]
-    )
 
 
 def _tail(coverage):
