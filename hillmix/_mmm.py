@@ -360,7 +360,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
                 "Try more num_warmup/num_samples, a higher target_accept, or "
                 "fewer components; see diagnostics_['summary'].",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return self
 

@@ -72,8 +72,8 @@ def run_demo(
     start = time.perf_counter()
     mmm = HillMixtureMMM(
         n_components=3,
-        num_warmup=500,
-        num_samples=500,
+        num_warmup=n_draws,
+        num_samples=n_draws,
         num_chains=2,
         random_state=seed,
         progress=progress,
