@@ -635,17 +635,10 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         params = self._param_draws()
         single = {k: params[k][:, c] for k in ("A", "n", "kappa", "pi")}
 
-        def curve(p, s):
-            return steady_state_response({k: v[None] for k, v in p.items()}, s[None] / scale)[0]
-
-        values = jax.vmap(jax.vmap(curve, in_axes=(None, 0)), in_axes=(0, None))(
-            single, jnp.asarray(spend)
-        )
-        slopes = jax.vmap(
-            jax.vmap(jax.grad(curve, argnums=1), in_axes=(None, 0)), in_axes=(0, None)
-        )(single, jnp.asarray(spend))
+        values, slopes = _curve_and_slope(single, jnp.asarray(spend) / scale)
         values = np.asarray(values) * self._fitted.y_scale
-        slopes = np.asarray(slopes) * self._fitted.y_scale
+        # d/d(spend) = d/d(scaled spend) / scale
+        slopes = np.asarray(slopes) * self._fitted.y_scale / scale
         mean = values.mean(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             roi = np.where(spend > 0, mean / spend, np.nan)
@@ -799,6 +792,17 @@ def _mean_parts(params, design):
 
 class _FitState:
     """Scalers and column bookkeeping learnt in fit (plain NumPy, picklable)."""
+
+
+@jax.jit
+def _curve_and_slope(params, scaled_spend):
+    """One channel's steady-state response and its slope, per draw and grid point."""
+
+    def curve(p, x):
+        return steady_state_response({k: v[None] for k, v in p.items()}, x[None])[0]
+
+    grid = jax.vmap(jax.vmap(jax.value_and_grad(curve, argnums=1), (None, 0)), (0, None))
+    return grid(params, scaled_spend)
 
 
 def _tail(coverage):
