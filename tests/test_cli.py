@@ -4,10 +4,14 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from hillmix_cli import main
 from hillmix_cli._demo import run_demo
 
 
+# 60 draws are far too few to converge; this test is about the pipeline.
+@pytest.mark.filterwarnings("ignore::hillmix.exceptions.ConvergenceWarning")
 def test_demo_runs_end_to_end(tmp_path):
     out = io.StringIO()
     report = run_demo(
