@@ -51,6 +51,11 @@ def test_fitted_attributes(fitted, data):
     k = fitted.effective_k_
     assert list(k.index) == list(X.columns)
     assert np.all((k["lower"] >= 1) & (k["upper"] <= 2) & (k["lower"] <= k["mean"]))
+    # From the components' shares of the saturation level, which the data
+    # identify, not from pi alone, which they do not.
+    w = fitted.posterior_samples_["pi"] * fitted.posterior_samples_["A"]
+    w /= w.sum(-1, keepdims=True)
+    np.testing.assert_allclose(k["mean"], (1 / (w**2).sum(-1)).mean(0))
 
 
 def test_kappa_is_ordered_within_channels(fitted):

@@ -9,6 +9,7 @@ components. Results are appended to a CSV as they come, so a run can be
 resumed; the summary table printed at the end goes in docs/mmm.rst.
 
 Usage: python benchmarks/validation/recovery.py [--out recovery.csv] [--seeds 5]
+       [--rst docs/recovery_table.rst]
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="recovery.csv")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--rst", help="also write the summary as an RST list-table here")
     args = parser.parse_args(argv)
     out = Path(args.out)
     done = pd.read_csv(out) if out.exists() else pd.DataFrame(columns=["dgp", "seed", "K"])
@@ -88,7 +90,20 @@ def main(argv=None):
                     flush=True,
                 )
     results = pd.read_csv(out)
-    print(summarize(results).to_string())
+    table = summarize(results)
+    print(table.to_string())
+    if args.rst:
+        Path(args.rst).write_text(to_rst(table.reset_index()))
+
+
+def to_rst(table: pd.DataFrame) -> str:
+    """The summary as an RST list-table, for the docs."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [list(table.columns), *table.itertuples(index=False)]:
+        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append(f"   * - {cells[0]}")
+        lines.extend(f"     - {cell}" for cell in cells[1:])
+    return "\n".join(lines) + "\n"
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
