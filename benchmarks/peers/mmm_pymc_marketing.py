@@ -1,14 +1,34 @@
 """Side by side: HillMixtureMMM against PyMC-Marketing's MMM on the same data.
 
-Both fit 156 weeks x 8 channels from ``hillmix_sim.make_mmm_data`` with
-geometric adstock (8 lags) and Hill saturation, 2 chains x (1000 warm-up +
-1000 draws). PyMC-Marketing runs with its default sampler and with
-``nuts_sampler="numpyro"``. Reported per run: wall time, minimum bulk ESS over
-all free parameters, maximum R-hat, and minimum bulk ESS per second.
+Both fit 156 weeks x 8 channels from ``hillmix_sim.make_mmm_data`` with the
+same model structure: geometric adstock over 8 lags (normalised weights),
+Hill saturation, an intercept, a linear trend, yearly seasonality of Fourier
+order 2 and Normal noise. Each runs 2 chains x (1000 warm-up + 1000 draws).
+PyMC-Marketing (``pymc_marketing.mmm.multidimensional.MMM``) runs with its
+default sampler (PyMC's NUTS) and with ``nuts_sampler="numpyro"``.
+
+Reported per run: wall time of ``fit`` (model building, compilation, sampling
+and the library's own post-processing), minimum bulk ESS and maximum
+rank-normalised R-hat over the scalars of all free parameters (ArviZ's
+estimators for both libraries), divergences, and minimum bulk ESS per second.
+Each library keeps its own defaults otherwise (priors, NUTS
+``target_accept``: PyMC's is 0.8).
+
+Zero spend: PyMC-Marketing's ``hill_function`` computes ``x**slope`` directly,
+so at an adstocked spend of exactly 0 with ``slope < 1`` the chain rule
+multiplies an infinite derivative by zero and the gradient with respect to
+``adstock_alpha`` is NaN. Every channel of this data has weeks without spend.
+PyMC's sampler then stops with ``ParameterValueError: 0 < alpha <= 1`` (the
+NaN position fails the adstock's parameter check) and the numpyro sampler
+turns such trajectories into divergences. PyMC-Marketing therefore also runs
+on the same spend with every exact zero raised to ``--spend-floor`` times the
+channel's largest spend (``data`` column ``floor``); a run that fails is
+reported with its time to failure and no diagnostics.
 
 Run in an environment with ``requirements.txt`` installed:
 
     python benchmarks/peers/mmm_pymc_marketing.py [--k 1 3] [--skip-pymc]
+        [--pymc-data {exact,floor,both}] [--spend-floor 1e-6]
 """
 
 from __future__ import annotations
@@ -25,6 +45,11 @@ from hillmix import ConvergenceWarning, HillMixtureMMM
 from hillmix_sim import make_mmm_data
 
 N_PERIODS, N_CHANNELS, CHAINS, DRAWS = 156, 8, 2, 1000
+ADSTOCK_LAGS, FOURIER_ORDER = 8, 2
+# numpyro.deterministic sites of hillmix's model (hillmix/_model.py): functions
+# of the free parameters, left out like PyMC's Deterministics. With one
+# component ``pi`` is a deterministic constant too.
+_HILLMIX_DETERMINISTIC = {"A", "n", "kappa", "intercept"}
 
 
 def data(seed=0):
@@ -34,56 +59,111 @@ def data(seed=0):
     return X, y
 
 
-def run_hillmix(X, y, k):
+def _ess_rhat(dataset):
+    """Minimum bulk ESS and maximum rank R-hat over every scalar of ``dataset``."""
+    ess = az.ess(dataset, method="bulk")
+    rhat = az.rhat(dataset)
+    return (
+        float(min(np.nanmin(ess[v].values) for v in ess.data_vars)),
+        float(max(np.nanmax(rhat[v].values) for v in rhat.data_vars)),
+    )
+
+
+def run_hillmix(X, y, k, chains=CHAINS, draws=DRAWS):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = HillMixtureMMM(
-            n_components=k, num_warmup=DRAWS, num_samples=DRAWS, num_chains=CHAINS, random_state=0
+            n_components=k,
+            adstock_max_lag=ADSTOCK_LAGS,
+            yearly_seasonality=FOURIER_ORDER,
+            num_warmup=draws,
+            num_samples=draws,
+            num_chains=chains,
+            random_state=0,
         ).fit(X, y)
     seconds = time.perf_counter() - start
-    d = model.diagnostics_
+    excluded = _HILLMIX_DETERMINISTIC | ({"pi"} if k == 1 else set())
+    free = {
+        name: np.asarray(v).reshape(chains, -1, *np.shape(v)[1:])
+        for name, v in model.posterior_samples_.items()
+        if name not in excluded and np.size(v)
+    }
+    min_ess, max_rhat = _ess_rhat(az.convert_to_dataset(free))
     return {
         "library": "hillmix",
-        "sampler": "nuts",
+        "sampler": "numpyro nuts",
         "K": k,
+        "data": "exact",
         "seconds": seconds,
-        "min_ess_bulk": d["min_ess_bulk"],
-        "max_rhat": d["max_rhat"],
-        "divergences": d["divergences"],
+        "min_ess_bulk": min_ess,
+        "max_rhat": max_rhat,
+        "divergences": model.diagnostics_["divergences"],
     }
 
 
-def run_pymc_marketing(X, y, sampler):
-    from pymc_marketing.mmm import MMM, GeometricAdstock, HillSaturation
+def floor_zero_spend(X, floor):
+    """``X`` with every exact zero raised to ``floor`` times its column's maximum."""
+    return X.where(X > 0, floor * X.max(), axis=1)
+
+
+def run_pymc_marketing(X, y, sampler, chains=CHAINS, draws=DRAWS, data_label="exact"):
+    row = {"library": "pymc-marketing", "sampler": f"{sampler} nuts", "K": 1, "data": data_label}
+    start = time.perf_counter()
+    try:
+        row.update(_fit_pymc_marketing(X, y, sampler, chains, draws))
+    except Exception as error:  # a failed run is a result too
+        row.update(
+            seconds=time.perf_counter() - start,
+            min_ess_bulk=np.nan,
+            max_rhat=np.nan,
+            divergences=np.nan,
+            error=f"{type(error).__name__}: {str(error).splitlines()[0]}",
+        )
+    return row
+
+
+def _fit_pymc_marketing(X, y, sampler, chains, draws):
+    from pymc_marketing.mmm import GeometricAdstock, HillSaturation
+    from pymc_marketing.mmm.multidimensional import MMM
 
     df = X.copy()
     df["date"] = pd.date_range("2022-01-02", periods=len(df), freq="W")
+    # hillmix's trend: time on the fit period's scale, centred.
+    n = len(df)
+    df["t"] = (np.arange(n) - (n - 1) / 2) / n
     mmm = MMM(
         date_column="date",
         channel_columns=list(X.columns),
-        adstock=GeometricAdstock(l_max=8),
+        target_column="y",
+        adstock=GeometricAdstock(l_max=ADSTOCK_LAGS),
         saturation=HillSaturation(),
-        yearly_seasonality=2,
+        control_columns=["t"],
+        yearly_seasonality=FOURIER_ORDER,
     )
     start = time.perf_counter()
-    kwargs = {"nuts_sampler": sampler} if sampler != "pymc" else {}
+    # PyMC's own sampler defaults to cores = cpu_count() // 2, which runs the
+    # chains one after the other on a 2-core machine; hillmix and the numpyro
+    # sampler run them in parallel, one per core, so PyMC gets the same.
+    kwargs = {"nuts_sampler": sampler} if sampler != "pymc" else {"cores": chains}
     idata = mmm.fit(
-        df, y, chains=CHAINS, draws=DRAWS, tune=DRAWS, random_seed=0, progressbar=False, **kwargs
+        df,
+        pd.Series(np.asarray(y), index=df.index, name="y"),
+        chains=chains,
+        draws=draws,
+        tune=draws,
+        random_seed=0,
+        progressbar=False,
+        **kwargs,
     )
     seconds = time.perf_counter() - start
     free = [v.name for v in mmm.model.free_RVs]
-    ess = az.ess(idata, var_names=free, method="bulk")
-    rhat = az.rhat(idata, var_names=free)
-    div = int(idata.sample_stats["diverging"].sum())
+    min_ess, max_rhat = _ess_rhat(idata.posterior[free])
     return {
-        "library": "pymc-marketing",
-        "sampler": sampler,
-        "K": 1,
         "seconds": seconds,
-        "min_ess_bulk": float(min(np.min(ess[v]) for v in ess.data_vars)),
-        "max_rhat": float(max(np.max(rhat[v]) for v in rhat.data_vars)),
-        "divergences": div,
+        "min_ess_bulk": min_ess,
+        "max_rhat": max_rhat,
+        "divergences": int(idata.sample_stats["diverging"].sum()),
     }
 
 
@@ -91,14 +171,43 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--skip-pymc", action="store_true")
+    parser.add_argument(
+        "--draws", type=int, default=DRAWS, help="warm-up and draws per chain (smoke tests)"
+    )
+    parser.add_argument(
+        "--pymc-data",
+        choices=["exact", "floor", "both"],
+        default="both",
+        help="PyMC-Marketing on the spend as is, with zeros floored, or both",
+    )
+    parser.add_argument("--spend-floor", type=float, default=1e-6)
+    parser.add_argument(
+        "--samplers", nargs="+", choices=["pymc", "numpyro"], default=["pymc", "numpyro"]
+    )
     args = parser.parse_args(argv)
     X, y = data()
-    rows = [run_hillmix(X, y, k) for k in args.k]
+    rows = []
+    for k in args.k:
+        rows.append(run_hillmix(X, y, k, draws=args.draws))
+        print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
     if not args.skip_pymc:
-        rows += [run_pymc_marketing(X, y, s) for s in ("pymc", "numpyro")]
+        variants = {}
+        if args.pymc_data in ("exact", "both"):
+            variants["exact"] = X
+        if args.pymc_data in ("floor", "both"):
+            variants[f"floor {args.spend_floor:g}"] = floor_zero_spend(X, args.spend_floor)
+        for label, spend in variants.items():
+            for sampler in args.samplers:
+                rows.append(
+                    run_pymc_marketing(spend, y, sampler, draws=args.draws, data_label=label)
+                )
+                print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     table["ess_per_second"] = table["min_ess_bulk"] / table["seconds"]
-    print(table.round(3).to_string(index=False))
+    if "error" in table:
+        table["error"] = table.pop("error").fillna("")
+    with pd.option_context("display.max_colwidth", 80, "display.width", 250):
+        print(table.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
