@@ -3,4 +3,18 @@
 May import :mod:`hillmix` and :mod:`hillmix_sim`.
 """
 
-__all__: list[str] = []
+from ._allocator import BudgetAllocator
+from ._curves import HillCurveModel
+from ._exceptions import ZeroWeightWarning
+from ._models import ModelWeight
+from ._protocol import ResponseModel
+from ._result import AllocationResult
+
+__all__ = [
+    "AllocationResult",
+    "BudgetAllocator",
+    "HillCurveModel",
+    "ModelWeight",
+    "ResponseModel",
+    "ZeroWeightWarning",
+]

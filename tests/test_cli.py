@@ -23,6 +23,12 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "contributions.png").stat().st_size > 10_000
     assert 0 <= report["holdout_coverage"] <= 1
     assert list(report["effective_k"].index) == ["channel_0", "channel_1"]
+    assert "Budget allocation" in text
+    assert (tmp_path / "allocation.png").stat().st_size > 10_000
+    result = report["allocation"]
+    spent = sum(result.optimal_allocation.values())
+    assert abs(spent - result.total_budget) <= 1e-6 * result.total_budget
+    assert set(result.response_by_model) == {"in-store", "online"}
 
 
 def test_cli_entry_points():

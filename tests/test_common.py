@@ -5,6 +5,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hillmix.utils import all_estimators
 from hillmix.utils._discovery import defined_estimators
+from hillmix_opt import HillCurveModel
 
 # Fast, seeded constructor arguments for the checks (the checks fit dozens
 # of times on tiny data).
@@ -20,6 +21,16 @@ FAST_PARAMS = {
         "random_state": 0,
     },
     "MMMDataGenerator": {"n_periods": 20, "n_channels": 2, "random_state": 0},
+    "HillCurveModel": {"n": 2.0},
+    # The checks fit on random spend with any number of columns; an unfitted
+    # HillCurveModel is fitted by the allocator on that spend (its channels
+    # are the columns), so every check gets a valid problem at no MCMC cost.
+    "BudgetAllocator": {
+        "models": HillCurveModel(amplitude=10.0, n=2.0),
+        "num_periods": 1,
+        "n_starts": 1,
+        "random_state": 0,
+    },
 }
 
 
