@@ -35,7 +35,7 @@ POLISH_ITER = 12
 CHANNEL_BLOCK = 8
 # The refinement stops when a step gains less than this fraction of the
 # objective: far below any decision-relevant difference.
-_RTOL = 1e-6
+_RTOL = 1e-5
 # Search tables kept per allocator (one per set of bounds and budget scale).
 _CACHE_SIZE = 8
 # Per-model responses are computed for this many allocations at a time (one

@@ -2,7 +2,6 @@
 
 import doctest
 import pickle
-import warnings
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -441,13 +440,6 @@ def test_progress_bars(history, capsys):
         [10.0, 20.0]
     )
     assert "budgets" in capsys.readouterr().err
-
-
-def test_warning_category_is_exported():
-    assert issubclass(ZeroWeightWarning, UserWarning)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        ModelWeight("a", None, 1.0)
 
 
 def test_docs_page_examples_run():

@@ -2,8 +2,8 @@
 
 The two outcomes share the search channel; TV drives only in-store revenue
 and social only online revenue. The fits are short (the shapes and settings
-of tests/test_mmm.py, so the compiled sampler is shared); the allocator only
-needs posterior draws, converged or not.
+of tests/test_mmm.py's FAST, so the compiled sampler is shared); the
+allocator only needs posterior draws, converged or not.
 """
 
 import warnings
@@ -23,6 +23,7 @@ FAST = {
     "num_samples": 150,
     "num_chains": 2,
     "max_tree_depth": 6,
+    "target_accept": 0.95,
     "random_state": 0,
 }
 
