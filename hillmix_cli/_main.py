@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--draws", type=int, default=1000, help="NUTS warm-up and kept draws per chain"
     )
+    from ._targeting import add_targeting_parser
+
+    add_targeting_parser(commands)
     return parser
 
 
@@ -53,4 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             n_draws=args.draws,
             stream=sys.stdout,
         )
+    elif args.command == "targeting":
+        from ._targeting import run_targeting
+
+        return run_targeting(args, sys.stdout)
     return 0

@@ -3,6 +3,39 @@
 May import :mod:`hillmix`; never imports :mod:`hillmix_opt`.
 """
 
+from ._actions import ActionBank, LLMActionGenerator, TemplateActionGenerator, make_action_bank
+from ._company import (
+    ActionBankAlgorithm,
+    CompanySimulator,
+    SimulationData,
+    SimulationResults,
+)
+from ._embedding import ActionEmbedder, HashingEmbedder, SentenceTransformerEmbedder
+from ._exceptions import FallbackWarning, OpenAIUnavailableError
 from ._mmm_data import MMMDataGenerator, make_mmm_data
+from ._preferences import GMMPreference, LinearPreference, MixtureOfExpertsPreference
+from ._users import USER_FEATURES, UserGenerator, user_matrix
 
-__all__ = ["MMMDataGenerator", "make_mmm_data"]
+__all__ = [
+    "USER_FEATURES",
+    "ActionBank",
+    "ActionBankAlgorithm",
+    "ActionEmbedder",
+    "CompanySimulator",
+    "FallbackWarning",
+    "GMMPreference",
+    "HashingEmbedder",
+    "LLMActionGenerator",
+    "LinearPreference",
+    "MMMDataGenerator",
+    "MixtureOfExpertsPreference",
+    "OpenAIUnavailableError",
+    "SentenceTransformerEmbedder",
+    "SimulationData",
+    "SimulationResults",
+    "TemplateActionGenerator",
+    "UserGenerator",
+    "make_action_bank",
+    "make_mmm_data",
+    "user_matrix",
+]

@@ -1,6 +1,7 @@
 import os
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -26,3 +27,12 @@ settings.register_profile(
     "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def openai_server():
+    """An OpenAI-compatible server on 127.0.0.1, stopped after the test."""
+    from _openai_server import OpenAIServer
+
+    with OpenAIServer(dim=8, timeout_delay=1.0) as server:
+        yield server

@@ -40,3 +40,39 @@ def test_cli_entry_points():
         [sys.executable, "-m", "hillmix", "--help"], capture_output=True, text=True, check=True
     )
     assert "demo" in done.stdout
+
+
+def test_targeting_generate_data_then_simulate(tmp_path, capsys):
+    from hillmix_sim import SimulationResults
+
+    common = ["--iterations", "2", "--users", "400", "--initial_actions", "6", "--no-progress"]
+    assert main(["targeting", "generate-data", *common, "--out", str(tmp_path / "data")]) == 0
+    results_dir = tmp_path / "results"
+    argv = [
+        "targeting",
+        "simulate",
+        *common,
+        "--data_dir",
+        str(tmp_path / "data"),
+        "--results_dir",
+        str(results_dir),
+        "--company_strategy",
+        "linucb",
+        "--pca_components",
+        "4",
+        "--ground_truth_type",
+        "gmm",
+        "--observations_format",
+        "csv",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "company_reward" in out and str(results_dir) in out
+    results = SimulationResults.load(results_dir)
+    assert len(results.observations[1]) == 400
+    assert results.config["ground_truth"]["class"] == "GMMPreference"
+
+
+def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
+    with pytest.raises(SystemExit, match="action_bank_size"):
+        main(["targeting", "simulate", "--action_bank_size", "5", "--results_dir", str(tmp_path)])

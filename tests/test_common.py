@@ -5,7 +5,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hillmix.utils import all_estimators
 from hillmix.utils._discovery import defined_estimators
-from hillmix_opt import HillCurveModel
+from hillmix_opt import HillCurveModel, RandomStrategy
+from hillmix_sim import HashingEmbedder
 
 # Fast, seeded constructor arguments for the checks (the checks fit dozens
 # of times on tiny data).
@@ -25,6 +26,21 @@ FAST_PARAMS = {
     },
     "MMMDataGenerator": {"n_periods": 20, "n_channels": 2, "random_state": 0},
     "HillCurveModel": {"n": 2.0},
+    "LinUCBStrategy": {"pca_components": 2, "random_state": 0},
+    "BootstrapEnsembleStrategy": {"n_heads": 3, "pca_components": 2, "random_state": 0},
+    "RandomStrategy": {"random_state": 0},
+    "UserGenerator": {"n_users": 10, "random_state": 0},
+    "MixtureOfExpertsPreference": {"embedding_dim": 4, "latent_dim": 2, "random_state": 0},
+    "GMMPreference": {"embedding_dim": 4, "latent_dim": 2, "random_state": 0},
+    "LinearPreference": {"embedding_dim": 4, "latent_dim": 2, "random_state": 0},
+    "CompanySimulator": {
+        "strategy": RandomStrategy(random_state=0),
+        "embedder": HashingEmbedder(n_features=8),
+        "n_iterations": 1,
+        "n_users": 20,
+        "n_initial_actions": 3,
+        "random_state": 0,
+    },
     # The checks fit on random spend with any number of columns; an unfitted
     # HillCurveModel is fitted by the allocator on that spend (its channels
     # are the columns), so every check gets a valid problem at no MCMC cost.

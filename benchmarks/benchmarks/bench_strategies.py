@@ -1,0 +1,119 @@
+"""Targeting strategies: LinUCB decisions per second, updates included.
+
+The speed target: at least 100,000 decisions per second for 30 actions, 8
+user features and 16 PCA components (of 64-dimensional embeddings), in
+batches: each batch is decided and then learnt from (``partial_fit``), as in
+:class:`hillmix_sim.CompanySimulator`. ``time_*`` time one batch;
+``track_decisions_per_second`` runs a stream of batches end to end; the
+quality figure is the mean regret per decision over the second half of a
+stream on a linear truth (0 is the oracle). ``benchmarks/peers/bandit_mabwiser.py``
+compares with MABWiser's LinUCB on the same stream.
+"""
+
+import time
+
+import numpy as np
+
+from hillmix_opt import LinUCBStrategy
+
+N_ACTIONS, N_FEATURES, N_COMPONENTS, EMBEDDING_DIM = 30, 8, 16, 64
+
+
+class LinearStream:
+    """Users, a bank and a known linear click model over users x embeddings."""
+
+    def __init__(self, seed=0):
+        rng = np.random.default_rng(seed)
+        self.rng = rng
+        self.ids = np.arange(N_ACTIONS)
+        self.embeddings = rng.normal(size=(N_ACTIONS, EMBEDDING_DIM)) / np.sqrt(EMBEDDING_DIM)
+        self.theta = rng.normal(scale=0.04, size=(N_FEATURES + 1, EMBEDDING_DIM + 1))
+
+    @property
+    def bank(self):
+        return self.ids, self.embeddings
+
+    def users(self, n):
+        return self.rng.normal(size=(n, N_FEATURES))
+
+    def proba(self, X):
+        xa = np.hstack([np.ones((len(X), 1)), X])
+        phi = np.hstack([np.ones((N_ACTIONS, 1)), self.embeddings])
+        return np.clip(0.2 + xa @ self.theta @ phi.T, 0.01, 0.99)
+
+
+def strategy():
+    return LinUCBStrategy(pca_components=N_COMPONENTS, random_state=0)
+
+
+def run_stream(model, stream, n_users, batch_size):
+    """Decide and learn batch after batch; seconds spent in the strategy and regrets."""
+    X, u = stream.users(n_users), stream.rng.random(n_users)
+    P = stream.proba(X)
+    rows = np.arange(n_users)
+    regret = np.empty(n_users)
+    seconds = 0.0
+    for start in range(0, n_users, batch_size):
+        batch = slice(start, start + batch_size)
+        tic = time.perf_counter()
+        ids, _ = model.decide(X[batch])
+        seconds += time.perf_counter() - tic
+        p = P[rows[batch], ids]
+        regret[batch] = P[batch].max(axis=1) - p
+        clicks = (u[batch] < p).astype(float)
+        tic = time.perf_counter()
+        model.partial_fit(X[batch], ids, clicks)
+        seconds += time.perf_counter() - tic
+    return seconds, regret
+
+
+class LinUCBDecisions:
+    """30 actions, 8 user features, 16 PCA components; batches of 100 to 10,000."""
+
+    params = [100, 1000, 10000]
+    param_names = ["batch_size"]
+
+    def setup_cache(self):
+        out = {}
+        for batch_size in self.params:
+            n_users = max(20 * batch_size, 20000)
+            rates, regrets = [], []
+            for _ in range(3):
+                stream = LinearStream(0)
+                model = strategy().set_bank(stream.bank)
+                seconds, regret = run_stream(model, stream, n_users, batch_size)
+                rates.append(n_users / seconds)
+                regrets.append(regret[n_users // 2 :].mean())
+            out[batch_size] = {"rate": float(np.median(rates)), "regret": float(regrets[0])}
+        return out
+
+    def setup(self, out, batch_size):
+        self.stream = LinearStream(1)
+        self.model = strategy().set_bank(self.stream.bank)
+        run_stream(self.model, self.stream, 2 * batch_size, batch_size)  # warm
+        self.X = self.stream.users(batch_size)
+        self.rewards = (self.stream.rng.random(batch_size) < 0.2).astype(float)
+        # The first decision after an update refreshes the model (the
+        # Cholesky inverse): time_decide times the steady state, and
+        # time_decide_and_update the refresh with the rest.
+        self.model.decide(self.X)
+
+    def time_decide(self, out, batch_size):
+        self.model.decide(self.X)
+
+    def time_decide_and_update(self, out, batch_size):
+        ids, _ = self.model.decide(self.X)
+        self.model.partial_fit(self.X, ids, self.rewards)
+
+    def time_predict_proba(self, out, batch_size):
+        self.model.predict_proba(self.X)
+
+    def track_decisions_per_second(self, out, batch_size):
+        return out[batch_size]["rate"]
+
+    track_decisions_per_second.unit = "decisions/s"
+
+    def track_regret_second_half(self, out, batch_size):
+        return out[batch_size]["regret"]
+
+    track_regret_second_half.unit = "click probability"

@@ -1,0 +1,151 @@
+"""``hillmix targeting``: generate simulation data and run the targeting simulation."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+__all__ = ["add_targeting_parser", "run_targeting"]
+
+STRATEGIES = ("linucb", "bootstrapped_dqn", "random")
+GROUND_TRUTHS = ("mixture_of_experts", "gmm", "linear")
+EMBEDDERS = ("hashing", "openai", "sentence-transformer", "auto")
+
+
+def add_targeting_parser(commands) -> None:
+    """Add ``targeting generate-data`` and ``targeting simulate`` to a sub-parser set."""
+    targeting = commands.add_parser(
+        "targeting", help="personalised-targeting simulator: data and simulations"
+    )
+    jobs = targeting.add_subparsers(dest="targeting_command", required=True)
+
+    generate = jobs.add_parser(
+        "generate-data", help="draw users per iteration and the initial bank, once"
+    )
+    _data_options(generate)
+    generate.add_argument("--out", required=True, help="new directory for the data")
+
+    simulate = jobs.add_parser("simulate", help="run a company simulation")
+    _data_options(simulate)
+    simulate.add_argument(
+        "--data_dir", default=None, help="pre-generated data (from generate-data) to run on"
+    )
+    simulate.add_argument(
+        "--results_dir",
+        default=None,
+        help="new directory for the results (default: results/simulation_<timestamp>)",
+    )
+    simulate.add_argument("--action_bank_size", type=int, default=0, help="0 keeps the bank")
+    simulate.add_argument("--company_strategy", choices=STRATEGIES, default="linucb")
+    simulate.add_argument("--alpha", type=float, default=1.0, help="LinUCB exploration")
+    simulate.add_argument(
+        "--use_pca",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="reduce action embeddings with PCA (default: on)",
+    )
+    simulate.add_argument("--pca_components", type=int, default=16)
+    simulate.add_argument(
+        "--ground_truth_type", choices=GROUND_TRUTHS, default="mixture_of_experts"
+    )
+    simulate.add_argument("--gmm_components", type=int, default=5)
+    simulate.add_argument("--density_scale_factor", type=float, default=1.0)
+    simulate.add_argument("--min_utility", type=float, default=0.01)
+    simulate.add_argument("--max_utility", type=float, default=0.3)
+    simulate.add_argument(
+        "--reward_model_type",
+        default="lightgbm",
+        help="reward model of the action-bank algorithm (used when action_bank_size > 0)",
+    )
+    simulate.add_argument("--batch_size", type=int, default=1000)
+    simulate.add_argument("--observations_format", choices=("parquet", "csv"), default="parquet")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--users", type=int, default=10000, help="users per iteration")
+    parser.add_argument("--initial_actions", type=int, default=30)
+    parser.add_argument("--embedder", choices=EMBEDDERS, default="hashing")
+    parser.add_argument("--seed", type=int, default=0, help="random_state of everything")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _embedder(name: str):
+    from hillmix_sim import ActionEmbedder, HashingEmbedder, SentenceTransformerEmbedder
+
+    if name == "hashing":
+        return HashingEmbedder()
+    if name == "sentence-transformer":
+        return SentenceTransformerEmbedder()
+    fallback = "auto" if name == "auto" else None
+    return ActionEmbedder(fallback=fallback)
+
+
+def _strategy(args):
+    from hillmix_opt import BootstrapEnsembleStrategy, LinUCBStrategy, RandomStrategy
+
+    if args.company_strategy == "linucb":
+        return LinUCBStrategy(
+            alpha=args.alpha, use_pca=args.use_pca, pca_components=args.pca_components
+        )
+    if args.company_strategy == "bootstrapped_dqn":
+        return BootstrapEnsembleStrategy(use_pca=args.use_pca, pca_components=args.pca_components)
+    return RandomStrategy()
+
+
+def _ground_truth(args):
+    from hillmix_sim import GMMPreference, LinearPreference, MixtureOfExpertsPreference
+
+    common = {"min_utility": args.min_utility, "max_utility": args.max_utility}
+    if args.ground_truth_type == "gmm":
+        return GMMPreference(
+            n_components=args.gmm_components,
+            density_scale_factor=args.density_scale_factor,
+            **common,
+        )
+    if args.ground_truth_type == "linear":
+        return LinearPreference(**common)
+    return MixtureOfExpertsPreference(**common)
+
+
+def _simulator(args, strategy=None, ground_truth=None):
+    from hillmix_opt import RandomStrategy
+    from hillmix_sim import CompanySimulator
+
+    return CompanySimulator(
+        strategy=strategy if strategy is not None else RandomStrategy(),
+        ground_truth=ground_truth,
+        embedder=_embedder(args.embedder),
+        n_iterations=args.iterations,
+        n_users=args.users,
+        n_initial_actions=args.initial_actions,
+        action_bank_size=getattr(args, "action_bank_size", 0),
+        batch_size=getattr(args, "batch_size", 1000),
+        random_state=args.seed,
+        progress=not args.no_progress,
+    )
+
+
+def run_targeting(args, stream) -> int:
+    """Carry out a parsed ``hillmix targeting`` command; returns the exit status."""
+    if args.targeting_command == "generate-data":
+        path = _simulator(args).generate_data(args.out)
+        print(f"simulation data written to {path}", file=stream)
+        return 0
+    if args.action_bank_size > 0:
+        raise SystemExit(
+            "hillmix targeting simulate: --action_bank_size > 0 needs an action-bank "
+            "algorithm, which this version does not ship yet; use --action_bank_size 0."
+        )
+    results_dir = args.results_dir or str(
+        Path("results") / time.strftime("simulation_%Y%m%d_%H%M%S")
+    )
+    simulator = _simulator(args, _strategy(args), _ground_truth(args))
+    results = simulator.run(
+        results_dir, data=args.data_dir, observations_format=args.observations_format
+    )
+    columns = ["iteration", "company_reward", "expected_reward", "oracle_reward", "random_reward"]
+    print(results.iterations[columns].round(4).to_string(index=False), file=stream)
+    print(f"results written to {results_dir}", file=stream)
+    return 0

@@ -1,0 +1,293 @@
+"""LinUCBStrategy: upper confidence bounds of one ridge model over users crossed with actions."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy.linalg import lapack
+from sklearn.utils._param_validation import Interval
+
+from ._strategy import (
+    _POLICY_CONSTRAINTS,
+    _aligned_matmul,
+    _CrossedStrategy,
+    _epsilon_greedy_draw,
+    _pair_products,
+)
+
+__all__ = ["LinUCBStrategy"]
+
+# A batch of at most this fraction of the model's dimension updates the
+# inverse by Woodbury's identity; a larger one refactorises (cheaper then).
+_WOODBURY_FRACTION = 0.25
+
+
+def _spd_inverse(A: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix through its Cholesky factor."""
+    factor, info = lapack.dpotrf(A, lower=False, clean=True)
+    if info == 0:
+        # The upper triangle of the inverse; the lower one stays zero.
+        inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:  # not positive definite to working precision
+        return np.linalg.pinv(A, hermitian=True)
+    inverse += inverse.T
+    diagonal = np.arange(inverse.shape[0])
+    inverse[diagonal, diagonal] *= 0.5
+    return inverse
+
+
+def linucb_scores(
+    X_aug: np.ndarray, phi: np.ndarray, coef: np.ndarray, A_inv: np.ndarray, alpha: float
+) -> np.ndarray:
+    """Upper confidence bounds of every user for every action (the reference maths).
+
+    ``score[n, a] = z^T theta + alpha * sqrt(z^T A^{-1} z)`` with
+    ``z = X_aug[n] kron phi[a]`` and ``theta = coef.ravel()``. The strategy
+    computes the same numbers through per-action quadratic forms in the
+    user features, without forming ``z``.
+
+    Parameters
+    ----------
+    X_aug : ndarray of shape (n_users, dx)
+    phi : ndarray of shape (n_actions, dphi)
+    coef : ndarray of shape (dx, dphi)
+    A_inv : ndarray of shape (dx * dphi, dx * dphi)
+    alpha : float
+
+    Returns
+    -------
+    scores : ndarray of shape (n_users, n_actions)
+    """
+    dx, dphi = coef.shape
+    Z = np.einsum("ni,aj->naij", X_aug, phi).reshape(X_aug.shape[0], phi.shape[0], dx * dphi)
+    mean = Z @ coef.ravel()
+    width = np.einsum("nad,de,nae->na", Z, A_inv, Z)
+    return mean + alpha * np.sqrt(np.maximum(width, 0.0))
+
+
+class LinUCBStrategy(_CrossedStrategy):
+    """LinUCB over user features crossed with action embeddings, with logged propensities.
+
+    One ridge regression of rewards on ``z(x, a) = x_aug kron phi(a)``,
+    where ``x_aug = [1, standardised user features]`` and ``phi(a) = [1,
+    PCA of a's embedding]``: ``A = ridge * I + sum z z^T``, ``b = sum r z``,
+    ``theta = A^{-1} b``. Each action's score for a user is its upper
+    confidence bound::
+
+        score(x, a) = theta . z(x, a) + alpha * sqrt(z(x, a)^T A^{-1} z(x, a))
+
+    and the decision rule turns scores into propensities: epsilon-greedy
+    (the best action gets ``1 - epsilon`` more than the others' ``epsilon /
+    n_actions``) or a softmax with ``temperature``. Every action keeps a
+    positive propensity, so off-policy estimators (IPW, DR) are valid on the
+    logs. A constant ``epsilon`` (or temperature) costs a regret per
+    decision of about ``epsilon`` times the mean gap to the best action, on
+    top of LinUCB's sublinear regret.
+
+    The model is shared by all actions through their embeddings, so an
+    action never tried starts from what similar actions taught, and
+    knowledge survives bank changes. Per action id the strategy also keeps
+    its counts and its statistics in the user features (see
+    :meth:`action_stats`). Scores are vectorised over users and actions:
+    the exploration width of action ``a`` is a quadratic form ``x_aug^T
+    G_a x_aug`` with ``G_a`` of size dx x dx, refreshed once per update.
+    ``A^{-1}`` is updated by Woodbury's identity for small batches and
+    refactorised (Cholesky) for large ones.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Width of the confidence bound (exploration); 0 acts on the ridge
+        estimate alone.
+    ridge : float, default=1.0
+        Regularisation ``lambda`` of the ridge regression, the prior
+        precision of ``theta``.
+    use_pca : bool, default=True
+        Project embeddings on their principal components; otherwise ``phi``
+        holds the raw embedding (the model then has ``(n_features + 1) *
+        (n_embedding_features + 1)`` coefficients: keep embeddings small).
+    pca_components : int, default=16
+        Components kept: at most the first bank's size minus one and its
+        embedding dimension. The projection is fitted on the first bank,
+        centred, and scaled by one number (the root mean square of the
+        projected embeddings, so ``phi`` is of order one without changing
+        the geometry); it is kept when the bank changes unless
+        ``set_bank(..., refit_pca=True)``.
+    policy : {"epsilon_greedy", "softmax"}, default="epsilon_greedy"
+        How scores become propensities.
+    epsilon : float, default=0.05
+        Exploration of ``"epsilon_greedy"``, in (0, 1]. Exact ties of the best
+        score share the greedy probability.
+    temperature : float, default=0.1
+        Temperature of ``"softmax"``, in score units. No action gets less
+        than 1e-12 times the probability of the most likely.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seeds the decisions; resolved at the first :meth:`set_bank` (or
+        :meth:`fit`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of int64 of shape (n_actions,)
+        The ids of the current bank, the columns of :meth:`predict_proba`.
+    coef_ : ndarray of shape (n_features_in_ + 1, n_action_features_)
+        The ridge estimate ``theta`` as a matrix: ``theta . z(x, a) =
+        x_aug^T coef_ phi(a)``.
+    n_features_in_ : int
+        User features.
+    feature_names_in_ : ndarray of str
+        When the first users came as a DataFrame with string column names.
+    user_mean_, user_scale_ : ndarray of shape (n_features_in_,)
+        The standardisation of users, learnt from the first users learnt
+        from (fit's log, or the first partial_fit) and kept; zero and one
+        until then.
+    n_embedding_features_ : int
+    n_action_features_ : int
+        Length of ``phi(a)``: the kept components plus one.
+    pca_mean_ : ndarray of shape (n_embedding_features_,) or None
+    pca_components_ : ndarray of shape (n_components, n_embedding_features_) or None
+    embedding_scale_ : float
+    n_decisions_ : int
+        Decisions drawn so far: the index of the next one in the stream.
+    n_observations_ : int
+        Rewards learnt from.
+
+    See Also
+    --------
+    BootstrapEnsembleStrategy : Thompson-style exploration from bootstrapped heads.
+    RandomStrategy : The uniform baseline.
+    hillmix_sim.CompanySimulator : Runs a strategy in a simulated company.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hillmix_opt import LinUCBStrategy
+    >>> rng = np.random.default_rng(0)
+    >>> bank = (np.arange(5), rng.normal(size=(5, 12)))  # ids and embeddings
+    >>> strategy = LinUCBStrategy(pca_components=3, random_state=0).set_bank(bank)
+    >>> users = rng.normal(size=(4, 8))
+    >>> ids, propensities = strategy.decide(users)
+    >>> ids  # the first user drew an exploration (probability 0.05 / 5)
+    array([1, 3, 3, 3])
+    >>> propensities.round(2)
+    array([0.01, 0.96, 0.96, 0.96])
+    >>> strategy.partial_fit(users, ids, rewards=[1.0, 0.0, 0.0, 1.0])
+    LinUCBStrategy(pca_components=3, random_state=0)
+    >>> strategy.predict_proba(users).round(2)
+    array([[0.01, 0.01, 0.01, 0.01, 0.96],
+           [0.01, 0.96, 0.01, 0.01, 0.01],
+           [0.01, 0.01, 0.01, 0.01, 0.96],
+           [0.01, 0.96, 0.01, 0.01, 0.01]])
+    >>> strategy.coef_.shape  # (n_features + 1, pca_components + 1)
+    (9, 4)
+    """
+
+    _parameter_constraints: dict = {
+        **_CrossedStrategy._parameter_constraints,
+        **_POLICY_CONSTRAINTS,
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
+        "use_pca": ["boolean"],
+        "pca_components": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        ridge: float = 1.0,
+        use_pca: bool = True,
+        pca_components: int = 16,
+        policy: str = "epsilon_greedy",
+        epsilon: float = 0.05,
+        temperature: float = 0.1,
+        random_state=None,
+    ):
+        self.alpha = alpha
+        self.ridge = ridge
+        self.use_pca = use_pca
+        self.pca_components = pca_components
+        self.policy = policy
+        self.epsilon = epsilon
+        self.temperature = temperature
+        self.random_state = random_state
+
+    @property
+    def coef_(self) -> np.ndarray:
+        if not hasattr(self, "_A"):
+            raise AttributeError("coef_: the strategy has not seen users yet.")
+        self._refresh()
+        return self._coef
+
+    # ------------------------------------------------------------- updates
+    def _model_rebuilt(self):
+        self._A_inv = None  # refactorised at the next refresh
+        self._woodbury_rows = 0
+
+    def _after_learn(self, XaT, slots):
+        d = self._A.shape[1]
+        m = XaT.shape[1]
+        if self._A_inv is None or m > _WOODBURY_FRACTION * d or self._woodbury_rows + m > d:
+            # Refactorising also bounds the rounding that Woodbury updates
+            # accumulate: at most d rows between two factorisations.
+            self._A_inv = None
+            self._woodbury_rows = 0
+            return
+        Z = (XaT.T[:, :, None] * self._phi_mem[slots][:, None, :]).reshape(m, d)
+        U = self._A_inv[0] @ Z.T
+        S = Z @ U
+        S[np.diag_indices(m)] += 1.0
+        self._A_inv[0] -= U @ np.linalg.solve(S, U.T)
+        self._woodbury_rows += m
+
+    def _on_bank(self):
+        super()._on_bank()
+        Phi = self._bank_phi
+        self._bank_phi_outer = (Phi[:, :, None] * Phi[:, None, :]).reshape(Phi.shape[0], -1)
+
+    def _refresh(self):
+        """Bank-dependent quantities after an update or a bank change."""
+        if not self._dirty:
+            return
+        if self._A_inv is None:
+            self._A_inv = _spd_inverse(self._A[0])[None]
+        A_inv = self._A_inv[0]
+        dx, dphi = self.n_features_in_ + 1, self.n_action_features_
+        coef = (A_inv @ self._b[0]).reshape(dx, dphi)
+        rows, cols = self._pairs
+        # The width of action a is x_aug^T G[a] x_aug with G[a] = (I kron
+        # phi_a)^T A^{-1} (I kron phi_a): linear in the products x_i x_k
+        # (i <= k, off-diagonal ones counted twice), with weights
+        # G[a, i, k] = sum_jl phi_aj phi_al A^{-1}[(i, j), (k, l)].
+        H = A_inv.reshape(dx, dphi, dx, dphi).transpose(0, 2, 1, 3)[rows, cols]
+        H = H.reshape(rows.size, dphi * dphi) * self._pair_weights
+        self._W_width_T = self._bank_phi_outer @ H.T
+        self._W_mean_T = self._bank_phi @ coef.T
+        self._coef = coef
+        self._dirty = False
+
+    # ------------------------------------------------------------- scoring
+    def _scores_by_action(self, X, start):
+        """Upper confidence bounds of shape (n_actions, n_users)."""
+        self._refresh()
+        XaT = self._augmented_T(X)
+        width2 = _aligned_matmul(self._W_width_T, _pair_products(XaT), start)
+        scores = _aligned_matmul(self._W_mean_T, XaT, start)
+        np.maximum(width2, 0.0, out=width2)
+        np.sqrt(width2, out=width2)
+        width2 *= self.alpha
+        scores += width2
+        return scores
+
+    def _scores(self, X, start):
+        return np.ascontiguousarray(self._scores_by_action(X, start).T)
+
+    def _draw(self, X, start, uniforms):
+        if self.policy == "epsilon_greedy":
+            scores = self._scores_by_action(X, start)
+            return _epsilon_greedy_draw(scores, uniforms, self.epsilon)
+        return super()._draw(X, start, uniforms)
+
+    def _expected(self, X, start):
+        self._refresh()
+        return np.ascontiguousarray(_aligned_matmul(self._W_mean_T, self._augmented_T(X), start).T)

@@ -1,0 +1,1039 @@
+"""What every targeting strategy shares: banks, users, per-action memory, propensities.
+
+A strategy picks one action per user from its current bank and logs the
+probability it gave that action, so that off-policy estimators (IPW, DR)
+are valid on its logs. The pieces here are the same for every strategy:
+
+* the bank, given as an object with ``action_ids`` and ``embeddings`` (an
+  :class:`hillmix_sim.ActionBank`) or a tuple ``(action_ids, embeddings)``;
+* a memory keyed by action id, which outlives the bank an action came in,
+  so an action that leaves the bank and comes back keeps what was learnt;
+* the users' standardisation, learnt from the first users the strategy
+  learns from and kept, so that statistics accumulated in those
+  coordinates stay valid (decisions before any learning take the users as
+  they are: the model knows nothing yet, and the decisions of a batch do
+  not depend on the others in it);
+* the decision rules (epsilon-greedy and softmax over scores) as
+  propensity matrices, and their sampling from a counter-based stream: the
+  uniform of the ``i``-th decision is a function of the seed and ``i``
+  alone, so decisions do not depend on how users are batched.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _get_feature_names, check_array
+from threadpoolctl import ThreadpoolController
+
+from hillmix._typing import ArrayLike, MatrixLike
+from hillmix.utils import resolve_seed
+
+__all__: list[str] = []
+
+# Independent streams of one seed (the second word of the Philox key).
+_DECISION_STREAM, _BOOTSTRAP_STREAM, _PRIOR_STREAM = 0, 1, 2
+
+# Users of the matrix products behind scores are computed in blocks of this
+# many, aligned on the decision counter: BLAS may round a user's scores
+# differently depending on the shape of the product and the user's place in
+# it, so a fixed shape and place make scores independent of batching. 200
+# divides the usual batch sizes (1000, 10000), which then need no padding.
+_ROW_BLOCK = 200
+
+# BLAS on one thread inside the strategies: their products are small (a
+# few hundred rows and columns), where threads cost more in synchronisation
+# than they save; on a loaded machine two spinning BLAS threads made a
+# batch of decisions 15 times slower.
+_BLAS_LIBRARIES: list = []
+
+
+def _one_blas_thread(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if not _BLAS_LIBRARIES:
+            controller = ThreadpoolController().select(user_api="blas")
+            _BLAS_LIBRARIES.append(list(controller.lib_controllers))
+        # Set directly on each library: threadpoolctl's context manager
+        # costs as much as a batch of a hundred decisions.
+        changed = []
+        for library in _BLAS_LIBRARIES[0]:
+            threads = library.get_num_threads()
+            if threads != 1:
+                library.set_num_threads(1)
+                changed.append((library, threads))
+        try:
+            return method(*args, **kwargs)
+        finally:
+            for library, threads in changed:
+                library.set_num_threads(threads)
+
+    return wrapper
+
+
+# Softmax: no action gets less than 1e-12 times the probability of the
+# most likely one (exp underflows to an exact zero past ~745 otherwise, and
+# a zero propensity would void inverse-propensity weighting).
+_SOFTMAX_LOG_FLOOR = float(np.log(1e12))
+
+# Users per action of a batch above which the per-action sums of x x^T are
+# one product per action rather than sums of outer products (measured).
+_GROUP_PRODUCT_ROWS = 150
+
+# Columns of a log that are not user features: the decision and its
+# outcome, and CompanySimulator's bookkeeping.
+_LOG_COLUMNS = ("action_id", "reward", "propensity")
+_BOOKKEEPING_COLUMNS = ("user_id", "iteration", "click_probability")
+
+
+# --------------------------------------------------------------- propensities
+def _epsilon_greedy(scores: np.ndarray, epsilon: float) -> np.ndarray:
+    """Propensities of epsilon-greedy over the last axis of ``scores``.
+
+    Probability ``epsilon / K`` for every action plus ``1 - epsilon`` for the
+    best, split equally between exact ties (so ties are broken the same way
+    whatever the order of evaluation). With a head axis, ``scores`` of shape
+    (n, n_heads, K), the greedy part is averaged over heads: the exact
+    probability of acting greedily on a head drawn uniformly.
+    """
+    n_actions = scores.shape[-1]
+    best = scores == scores.max(axis=-1, keepdims=True)
+    greedy = best / best.sum(axis=-1, keepdims=True)
+    if greedy.ndim == 3:
+        greedy = greedy.mean(axis=1)
+    return epsilon / n_actions + (1.0 - epsilon) * greedy
+
+
+def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Propensities of a softmax over the last axis, averaged over heads if any."""
+    z = (scores - scores.max(axis=-1, keepdims=True)) / temperature
+    p = np.exp(np.maximum(z, -_SOFTMAX_LOG_FLOOR))
+    p /= p.sum(axis=-1, keepdims=True)
+    return p.mean(axis=1) if p.ndim == 3 else p
+
+
+def _policy_propensities(scores, policy: str, epsilon: float, temperature: float):
+    if policy == "softmax":
+        return _softmax(scores, temperature)
+    return _epsilon_greedy(scores, epsilon)
+
+
+def _epsilon_greedy_draw(scores: np.ndarray, uniforms: np.ndarray, epsilon: float):
+    """Epsilon-greedy draws from one uniform each, and their propensities.
+
+    ``scores`` has the actions on its first axis, shape (K, n). The same
+    distribution as sampling :func:`_epsilon_greedy`'s propensities by
+    inverse CDF, without forming them: ``u < epsilon`` explores (action
+    ``floor(u / epsilon * K)``), otherwise the best action is taken (the
+    ``floor(v * n_ties)``-th of exact ties, ``v`` the rescaled uniform).
+    """
+    n_actions, n = scores.shape
+    users = np.arange(n)
+    # max, == and sums run along the users; an argmax over the first axis
+    # would cost as much as the rest of a decision.
+    ties = scores == scores.max(axis=0)
+    n_ties = np.add.reduce(ties, axis=0, dtype=np.int32)
+    chosen = np.add.reduce(ties * _action_index(n_actions), axis=0, dtype=np.int64)
+    several = np.flatnonzero(n_ties > 1)
+    if several.size:
+        v = (uniforms[several] - epsilon) / (1.0 - epsilon) if epsilon < 1 else uniforms[several]
+        k = n_ties[several]
+        rank = np.minimum((np.clip(v, 0.0, 1.0) * k).astype(np.int64), k - 1)
+        chosen[several] = np.argmax(np.cumsum(ties[:, several], axis=0) > rank, axis=0)
+    explore = np.flatnonzero(uniforms < epsilon)
+    if explore.size:
+        picked = (uniforms[explore] / epsilon * n_actions).astype(np.int64)
+        chosen[explore] = np.minimum(picked, n_actions - 1)
+    greedy = ties[chosen, users] / n_ties
+    return chosen, epsilon / n_actions + (1.0 - epsilon) * greedy
+
+
+@functools.cache
+def _action_index(n_actions: int) -> np.ndarray:
+    return np.arange(n_actions, dtype=np.int32)[:, None]
+
+
+def _counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
+    """Uniforms ``start, ..., start + n - 1`` of a counter-based stream.
+
+    Philox maps (key, counter) to random words; the ``i``-th uniform of
+    ``(seed, stream)`` is a function of ``i`` alone, so any split of the
+    range into calls gives the same numbers.
+    """
+    key = np.array([seed, stream], dtype=np.uint64)
+    # Philox yields four 64-bit words per counter value.
+    skip = start % 4
+    words = np.random.Philox(key=key, counter=start // 4).random_raw(n + skip)[skip:]
+    return (words >> np.uint64(11)) * (1.0 / 2**53)
+
+
+def _sample(propensities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw of one column per row; a zero-probability column is never drawn."""
+    cdf = np.cumsum(propensities, axis=1)
+    return np.count_nonzero(cdf <= (uniforms * cdf[:, -1])[:, None], axis=1)
+
+
+def _aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
+    """``Wt @ Ft`` of shape (m, n), in column blocks aligned on ``start``.
+
+    Column ``c`` of ``Ft`` (shape (q, n)) is the decision ``start + c``: it
+    is always computed in the same block of ``_ROW_BLOCK`` columns, at the
+    same place, by a product of the same shape, so its value does not
+    depend on the other decisions of the batch. The blocks go to BLAS as one
+    stacked product.
+    """
+    q, n = Ft.shape
+    block = _ROW_BLOCK
+    first = start // block
+    n_blocks = (start + n - 1) // block - first + 1
+    offset = start - first * block
+    if offset == 0 and n == n_blocks * block:
+        padded = Ft
+    else:
+        padded = np.zeros((q, n_blocks * block))
+        padded[:, offset : offset + n] = Ft
+    blocks = padded.reshape(q, n_blocks, block).transpose(1, 0, 2)
+    out = np.matmul(Wt, blocks)  # (n_blocks, m, block)
+    out = out.transpose(1, 0, 2).reshape(Wt.shape[0], n_blocks * block)
+    return out[:, offset : offset + n]
+
+
+# ------------------------------------------------------------ input checking
+def _as_bank(actions, n_embedding_features: int | None = None):
+    """``(action_ids, embeddings)`` of a bank, checked, as int64 and float64 arrays."""
+    if isinstance(actions, tuple) and len(actions) == 2:
+        ids, embeddings = actions
+    elif hasattr(actions, "action_ids") and hasattr(actions, "embeddings"):
+        ids, embeddings = actions.action_ids, actions.embeddings
+    else:
+        raise TypeError(
+            "actions must be an action bank (an object with action_ids and embeddings, such "
+            "as hillmix_sim.ActionBank) or a tuple (action_ids, embeddings); got "
+            f"{type(actions).__name__}."
+        )
+    ids = _as_ids(ids, "actions.action_ids")
+    if ids.size == 0:
+        raise ValueError("actions is an empty bank: a strategy needs at least one action.")
+    unique, counts = np.unique(ids, return_counts=True)
+    if unique.size < ids.size:
+        raise ValueError(
+            f"actions.action_ids has duplicate ids {unique[counts > 1][:10].tolist()}; each "
+            "action needs its own id."
+        )
+    try:
+        embeddings = np.asarray(embeddings, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("actions.embeddings must be an array of numbers.") from None
+    if embeddings.ndim != 2 or embeddings.shape[0] != ids.size:
+        raise ValueError(
+            f"actions.embeddings must have shape (n_actions, n_embedding_features) = "
+            f"({ids.size}, d); got {embeddings.shape}."
+        )
+    if embeddings.shape[1] == 0:
+        raise ValueError("actions.embeddings has no columns.")
+    if not np.all(np.isfinite(embeddings)):
+        raise ValueError("actions.embeddings contains NaN or infinite values.")
+    if n_embedding_features is not None and embeddings.shape[1] != n_embedding_features:
+        raise ValueError(
+            f"actions.embeddings has {embeddings.shape[1]} features, but the strategy's "
+            f"embeddings have {n_embedding_features} (n_embedding_features_, set by its first "
+            "bank); embed every bank with the same model, or call fit to start afresh."
+        )
+    return ids, embeddings
+
+
+def _as_ids(values, name: str) -> np.ndarray:
+    ids = np.asarray(values)
+    if ids.dtype == np.int64 and ids.ndim == 1:
+        return ids
+    if ids.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {ids.shape}.")
+    if ids.dtype == bool or not (
+        np.issubdtype(ids.dtype, np.integer) or np.issubdtype(ids.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must be integers, got dtype {ids.dtype}.")
+    if np.issubdtype(ids.dtype, np.floating) and (
+        not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids))
+    ):
+        raise TypeError(f"{name} must be integers, got non-integral values.")
+    return ids.astype(np.int64)
+
+
+def _check_rewards(rewards, n: int) -> np.ndarray:
+    try:
+        r = np.asarray(rewards, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("rewards must be numbers in [0, 1].") from None
+    if r.ndim != 1 or r.size != n:
+        raise ValueError(f"rewards must have shape ({n},), one per user; got {r.shape}.")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("rewards contains NaN or infinite values.")
+    if r.size and (r.min() < 0.0 or r.max() > 1.0):
+        raise ValueError(
+            f"rewards must lie in [0, 1] (clicks or click probabilities); got values in "
+            f"[{r.min():.6g}, {r.max():.6g}]."
+        )
+    return r
+
+
+def _read_log(observations, feature_columns):
+    """User features, action ids, rewards and feature names of a log."""
+    if not isinstance(observations, pd.DataFrame):
+        raise TypeError(
+            "observations must be a pandas DataFrame (a log with user feature columns, "
+            f"action_id and reward); got {type(observations).__name__}."
+        )
+    missing = [c for c in ("action_id", "reward") if c not in observations.columns]
+    if missing:
+        raise ValueError(
+            f"observations lacks the column(s) {missing}; a log needs action_id and reward "
+            "besides the user features."
+        )
+    if feature_columns is None:
+        reserved = set(_LOG_COLUMNS) | set(_BOOKKEEPING_COLUMNS)
+        feature_columns = [c for c in observations.columns if c not in reserved]
+    else:
+        feature_columns = list(feature_columns)
+        absent = [c for c in feature_columns if c not in observations.columns]
+        if absent:
+            raise ValueError(f"feature_columns names columns not in observations: {absent}.")
+    if not feature_columns:
+        raise ValueError("observations has no user feature columns.")
+    if len(observations) == 0:
+        raise ValueError("observations is empty: a log needs at least one row.")
+    X = check_array(
+        observations[feature_columns], dtype=np.float64, input_name="observations' features"
+    )
+    ids = _as_ids(observations["action_id"].to_numpy(), "observations['action_id']")
+    try:
+        rewards = _check_rewards(observations["reward"].to_numpy(), len(observations))
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"observations['reward']: {error}") from None
+    if "propensity" in observations.columns:
+        p = np.asarray(observations["propensity"], dtype=np.float64)
+        if not np.all((p > 0) & (p <= 1)):
+            raise ValueError("observations['propensity'] must lie in (0, 1].")
+    names = np.asarray([str(c) for c in feature_columns], dtype=object)
+    return X, ids, rewards, names
+
+
+# ---------------------------------------------------------------- base class
+class _BaseStrategy(BaseEstimator):
+    """Banks, users, memory and decisions; subclasses supply the model.
+
+    A subclass implements ``_scores(X, start)`` (scores of shape (n, K) or
+    (n, n_heads, K) for checked users ``X``, the ``start``-th decision
+    first; it uses :func:`_aligned_matmul` for matrix products),
+    ``_expected(X, start)``, ``_learn(X, slots, rewards, start)`` and may
+    extend
+    ``_on_first_bank``, ``_on_users``, ``_on_bank`` and ``_memory_fields``.
+    """
+
+    _parameter_constraints: dict = {
+        "random_state": ["random_state", np.random.Generator],
+    }
+
+    # ------------------------------------------------------------ public API
+    @_one_blas_thread
+    def set_bank(self, actions):
+        """Make ``actions`` the bank that decisions choose from.
+
+        Actions are remembered by id: one seen before keeps what was learnt
+        about it, and must come with the same embedding.
+
+        Parameters
+        ----------
+        actions : ActionBank or tuple (action_ids, embeddings)
+            Distinct integer ids of shape (n_actions,) and embeddings of
+            shape (n_actions, n_embedding_features).
+
+        Returns
+        -------
+        self : estimator
+        """
+        self._set_bank(actions)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @_one_blas_thread
+    def fit(self, observations: pd.DataFrame, actions=None, *, feature_columns=None):
+        """Start afresh and learn from a log of decisions (a warm start).
+
+        Everything learnt before is forgotten: the memory of actions, the
+        users' standardisation (learnt again from the log's users) and the
+        decision counter; the seed is resolved again from ``random_state``.
+
+        Parameters
+        ----------
+        observations : DataFrame of shape (n_observations, n_columns)
+            The log: user features, ``action_id`` and ``reward`` in [0, 1];
+            an optional ``propensity`` column is checked (in (0, 1]) and not
+            otherwise used: a ridge regression of rewards on features is
+            consistent under any logging policy when its model holds, so the
+            strategies do not reweight.
+        actions : ActionBank or tuple (action_ids, embeddings), default=None
+            The bank to act with afterwards; it must contain every action of
+            the log. None: the current bank.
+        feature_columns : list of str, default=None
+            The user feature columns. None: every column except
+            ``action_id``, ``reward``, ``propensity`` and the bookkeeping
+            columns of :class:`hillmix_sim.CompanySimulator` logs
+            (``user_id``, ``iteration``, ``click_probability``). Features are
+            used as they are: a simulator log holds the raw user columns,
+            while the simulator decides on ``hillmix_sim.user_matrix`` of
+            them.
+
+        Returns
+        -------
+        self : estimator
+        """
+        X, ids, rewards, names = _read_log(observations, feature_columns)
+        if actions is None:
+            if not hasattr(self, "classes_"):
+                raise ValueError(
+                    "fit needs the actions of the log: pass actions=... (a bank containing "
+                    "every action_id of observations) or call set_bank first."
+                )
+            actions = (self.classes_, self._emb[self._bank_slots])
+        bank_ids, embeddings = _as_bank(actions)
+        unknown = np.setdiff1d(ids, bank_ids)
+        if unknown.size:
+            raise ValueError(
+                f"observations has action ids not in actions: {unknown[:10].tolist()}; the "
+                "bank passed to fit must contain every action of the log."
+            )
+        self._reset()
+        self._set_bank((bank_ids, embeddings))
+        self._commit_users(X, names)
+        self._record(X, self._slots_of(ids), rewards)
+        return self
+
+    @_one_blas_thread
+    def partial_fit(self, X_users: MatrixLike, action_ids: ArrayLike, rewards: ArrayLike):
+        """Learn from the rewards of a batch of decisions.
+
+        Parameters
+        ----------
+        X_users : {array-like, DataFrame} of shape (n_users, n_features)
+            The users, finite.
+        action_ids : array-like of int of shape (n_users,)
+            The action each user got; any action the strategy has been
+            given, in the current bank or an earlier one.
+        rewards : array-like of shape (n_users,)
+            In [0, 1]: clicks, or click probabilities.
+
+        Returns
+        -------
+        self : estimator
+        """
+        self._check_bank("partial_fit")
+        X, names = self._check_users(X_users)
+        slots = self._slots_of(_as_ids(action_ids, "action_ids"), n=X.shape[0])
+        rewards = _check_rewards(rewards, X.shape[0])
+        if not hasattr(self, "n_features_in_"):
+            self._commit_users(X, names)
+        self._record(X, slots, rewards)
+        return self
+
+    @_one_blas_thread
+    def predict_proba(self, X_users: MatrixLike) -> np.ndarray:
+        """The probability of each action of the bank for each user.
+
+        These are the propensities the next :meth:`decide` on the same
+        users draws from (it does not draw, nor advance the decision
+        stream).
+
+        Parameters
+        ----------
+        X_users : {array-like, DataFrame} of shape (n_users, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_users, n_actions)
+            Columns in the order of ``classes_``; rows sum to one and every
+            entry is positive.
+        """
+        X = self._decision_users(X_users)
+        return self._propensities(X, self.n_decisions_)
+
+    @_one_blas_thread
+    def decide(self, X_users: MatrixLike) -> tuple[np.ndarray, np.ndarray]:
+        """Draw an action for each user, with the probability it had.
+
+        The ``i``-th decision of the strategy (counting from its first, or
+        from the last :meth:`fit`) uses the ``i``-th uniform of a
+        counter-based stream of the seed, and its scores are computed in
+        blocks aligned on ``i``: the same seed and state give the same
+        decisions and propensities, bit for bit, however the users are
+        split into batches.
+
+        Parameters
+        ----------
+        X_users : {array-like, DataFrame} of shape (n_users, n_features)
+
+        Returns
+        -------
+        action_ids : ndarray of int64 of shape (n_users,)
+        propensities : ndarray of shape (n_users,)
+            The probability the chosen action had, positive.
+        """
+        X = self._decision_users(X_users)
+        start = self.n_decisions_
+        uniforms = self._decision_uniforms(start, X.shape[0])
+        chosen, propensities = self._draw(X, start, uniforms)
+        self.n_decisions_ = start + X.shape[0]
+        return self.classes_[chosen], propensities
+
+    def predict(self, X_users: MatrixLike) -> np.ndarray:
+        """Draw an action for each user: :meth:`decide` without the propensities.
+
+        Like :meth:`decide`, it advances the decision stream.
+
+        Parameters
+        ----------
+        X_users : {array-like, DataFrame} of shape (n_users, n_features)
+
+        Returns
+        -------
+        action_ids : ndarray of int64 of shape (n_users,)
+        """
+        return self.decide(X_users)[0]
+
+    @_one_blas_thread
+    def expected_reward(self, X_users: MatrixLike) -> np.ndarray:
+        """The strategy's point estimate of each user's reward for each action.
+
+        Parameters
+        ----------
+        X_users : {array-like, DataFrame} of shape (n_users, n_features)
+
+        Returns
+        -------
+        reward : ndarray of shape (n_users, n_actions)
+            Columns in the order of ``classes_``.
+        """
+        X = self._decision_users(X_users)
+        return self._expected(X, self.n_decisions_)
+
+    def action_stats(self) -> pd.DataFrame:
+        """What the strategy remembers of every action it has been given.
+
+        Returns
+        -------
+        stats : DataFrame
+            One row per action id ever given: ``action_id``, ``in_bank``,
+            ``n_observations`` and ``mean_reward`` (NaN when never
+            observed).
+        """
+        self._check_bank("action_stats")
+        n = self._n_slots
+        counts = self._counts[:n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counts > 0, self._reward_sums[:n] / np.maximum(counts, 1), np.nan)
+        in_bank = np.zeros(n, dtype=bool)
+        in_bank[self._bank_slots] = True
+        return pd.DataFrame(
+            {
+                "action_id": self._ids[:n],
+                "in_bank": in_bank,
+                "n_observations": counts,
+                "mean_reward": mean,
+            }
+        )
+
+    # --------------------------------------------------------------- helpers
+    def _check_bank(self, method: str):
+        if not hasattr(self, "classes_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} has no action bank yet: call set_bank(actions) "
+                f"or fit(observations, actions) before {method}."
+            )
+
+    def _reset(self):
+        for name in list(vars(self)):
+            if (name.endswith("_") or name.startswith("_")) and name != "_metadata_request":
+                delattr(self, name)
+
+    def _set_bank(self, actions, refit: bool = False):
+        ids, embeddings = _as_bank(actions, getattr(self, "n_embedding_features_", None))
+        first = not hasattr(self, "_seed")
+        if not first:
+            known = np.array([self._slot_of.get(int(a), -1) for a in ids])
+            seen = known >= 0
+            if np.any(seen):
+                old = self._emb[known[seen]]
+                changed = ~np.all(np.isclose(old, embeddings[seen], rtol=1e-6, atol=1e-9), axis=1)
+                if np.any(changed):
+                    raise ValueError(
+                        f"actions: ids {ids[seen][changed][:10].tolist()} were given before with "
+                        "other embeddings; an action id must keep its embedding (give a changed "
+                        "action a new id)."
+                    )
+        if first:
+            self._validate_params()
+            self._seed = resolve_seed(self.random_state)
+            self.n_embedding_features_ = embeddings.shape[1]
+            self.n_decisions_ = 0
+            self.n_observations_ = 0
+            self._init_memory(embeddings.shape[1])
+            self._on_first_bank(embeddings)
+        slots = np.array([self._slot_of.get(int(a), -1) for a in ids])
+        new = slots < 0
+        if np.any(new):
+            slots[new] = self._add_slots(ids[new], embeddings[new])
+        self.classes_ = ids
+        self._bank_slots = slots
+        if refit and not first:
+            self._refit(embeddings)
+        self._on_bank()
+
+    def _init_memory(self, n_embedding_features: int):
+        self._n_slots = 0
+        self._slot_of: dict[int, int] = {}
+        self._sorted_ids = np.empty(0, dtype=np.int64)
+        self._sorted_slots = np.empty(0, dtype=np.int64)
+        self._ids = np.empty(0, dtype=np.int64)
+        self._emb = np.empty((0, n_embedding_features))
+        self._counts = np.empty(0, dtype=np.int64)
+        self._reward_sums = np.empty(0)
+        self._memory_names = ["_ids", "_emb", "_counts", "_reward_sums"]
+
+    def _add_memory(self, name: str, trailing_shape: tuple):
+        """A zero-filled per-action array, grown with the memory."""
+        setattr(self, name, np.zeros((len(self._ids), *trailing_shape)))
+        self._memory_names.append(name)
+
+    def _add_slots(self, ids: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        n_new, start = ids.size, self._n_slots
+        capacity = len(self._ids)
+        if start + n_new > capacity:
+            grow = max(2 * capacity, start + n_new, 64) - capacity
+            for name in self._memory_names:
+                old = getattr(self, name)
+                extra = np.zeros((grow, *old.shape[1:]), old.dtype)
+                setattr(self, name, np.concatenate([old, extra]))
+        slots = np.arange(start, start + n_new)
+        self._ids[slots] = ids
+        self._emb[slots] = embeddings
+        self._n_slots = start + n_new
+        self._slot_of.update(zip(ids.tolist(), slots.tolist(), strict=True))
+        order = np.argsort(self._ids[: self._n_slots], kind="stable")
+        self._sorted_ids = self._ids[order]
+        self._sorted_slots = order
+        self._on_new_slots(slots)
+        return slots
+
+    def _slots_of(self, ids: np.ndarray, n: int | None = None) -> np.ndarray:
+        if n is not None and ids.size != n:
+            raise ValueError(f"action_ids must have shape ({n},), one per user; got {ids.shape}.")
+        pos = np.minimum(np.searchsorted(self._sorted_ids, ids), self._sorted_ids.size - 1)
+        found = self._sorted_ids[pos] == ids
+        if not np.all(found):
+            unknown = np.unique(ids[~found])
+            raise ValueError(
+                f"action_ids contains ids the strategy was never given: {unknown[:10].tolist()}; "
+                "ids must come from a bank passed to set_bank or fit."
+            )
+        return self._sorted_slots[pos]
+
+    def _check_users(self, X):
+        if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.size:
+            # The common case, checked without check_array's overhead (which
+            # is that of a whole batch of decisions).
+            names = None
+            if not np.isfinite(X.sum()) and not np.all(np.isfinite(X)):
+                raise ValueError(
+                    "X_users contains NaN or infinite values; features must be finite."
+                )
+        else:
+            names = _get_feature_names(X)
+            X = check_array(X, dtype=np.float64, input_name="X_users")
+        if hasattr(self, "n_features_in_"):
+            if X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X_users has {X.shape[1]} features, but {type(self).__name__} has seen "
+                    f"users with {self.n_features_in_}."
+                )
+            fitted = getattr(self, "feature_names_in_", None)
+            if names is not None and fitted is not None and not np.array_equal(names, fitted):
+                raise ValueError(
+                    f"X_users has the columns {list(names)}, but {type(self).__name__} has "
+                    f"seen users with the columns {list(fitted)}, in that order."
+                )
+        return X, names
+
+    def _commit_users(self, X: np.ndarray, names):
+        """The first users seen fix the number (and names) of the features."""
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        self.user_mean_ = np.zeros(X.shape[1])
+        self.user_scale_ = np.ones(X.shape[1])
+        self._scaling_learnt = False
+        self._on_users()
+
+    def _learn_scaling(self, X: np.ndarray):
+        """The first users learnt from fix the standardisation, once."""
+        if self._scaling_learnt:
+            return
+        scale = X.std(axis=0)
+        scale[~(scale > 0)] = 1.0
+        self.user_mean_ = X.mean(axis=0)
+        self.user_scale_ = scale
+        self._scaling_learnt = True
+
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.user_mean_) / self.user_scale_
+
+    def _augmented_T(self, X: np.ndarray) -> np.ndarray:
+        """``[1, standardised x]`` of each user, as columns: shape (n_features + 1, n)."""
+        out = np.empty((X.shape[1] + 1, X.shape[0]))
+        out[0] = 1.0
+        np.subtract(X.T, self.user_mean_[:, None], out=out[1:])
+        out[1:] /= self.user_scale_[:, None]
+        return out
+
+    def _decision_users(self, X_users) -> np.ndarray:
+        self._check_bank("deciding")
+        X, names = self._check_users(X_users)
+        if not hasattr(self, "n_features_in_"):
+            self._commit_users(X, names)
+        return X
+
+    def _propensities(self, X: np.ndarray, start: int) -> np.ndarray:
+        return _policy_propensities(
+            self._scores(X, start), self.policy, self.epsilon, self.temperature
+        )
+
+    def _decision_uniforms(self, start: int, n: int) -> np.ndarray:
+        """Uniforms ``start, ..., start + n - 1`` of the decision stream.
+
+        The same numbers as :func:`_counter_uniforms`, from a generator kept
+        at the stream's position: decisions consume the stream in order, so
+        it is repositioned only when out of step.
+        """
+        if getattr(self, "_decision_position", None) != start:
+            key = np.array([self._seed, _DECISION_STREAM], dtype=np.uint64)
+            generator = np.random.Generator(np.random.Philox(key=key, counter=start // 4))
+            generator.random(start % 4)  # Philox yields four words per counter value
+            self._decision_generator = generator
+        self._decision_position = start + n
+        return self._decision_generator.random(n)
+
+    def _draw(self, X, start, uniforms):
+        """Chosen columns and their propensities, by inverse CDF."""
+        proba = self._propensities(X, start)
+        chosen = _sample(proba, uniforms)
+        return chosen, proba[np.arange(chosen.size), chosen]
+
+    def _record(self, X: np.ndarray, slots: np.ndarray, rewards: np.ndarray):
+        """Per-action counts, then the model's own statistics."""
+        self._learn_scaling(X)
+        size = len(self._counts)
+        self._counts += np.bincount(slots, minlength=size)
+        self._reward_sums += np.bincount(slots, weights=rewards, minlength=size)
+        self._learn(X, slots, rewards, self.n_observations_)
+        self.n_observations_ += X.shape[0]
+
+    # Hooks: no-ops unless a model needs them.
+    def _on_first_bank(self, embeddings: np.ndarray):
+        pass
+
+    def _on_new_slots(self, slots: np.ndarray):
+        pass
+
+    def _on_bank(self):
+        pass
+
+    def _on_users(self):
+        pass
+
+    def _refit(self, embeddings: np.ndarray):
+        pass
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.non_deterministic = False
+        return tags
+
+    def _expected_failed_checks(self) -> dict[str, str]:
+        """scikit-learn checks this estimator fails by design, with the reason."""
+        reason = (
+            "fit takes a log of decisions (a DataFrame of user features with action_id and "
+            "reward columns) and an action bank, not (X, y): the checks' arrays carry no "
+            "actions or rewards to learn from"
+        )
+        return dict.fromkeys(_CHECKS_NEEDING_A_LOG, reason)
+
+
+# Parameters of the decision rules, shared by the model-based strategies.
+_POLICY_CONSTRAINTS: dict = {
+    "policy": [StrOptions({"epsilon_greedy", "softmax"})],
+    "epsilon": [Interval(numbers.Real, 0, 1, closed="right")],
+    "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+}
+
+
+# ------------------------------------------------------ crossed-feature ridge
+@functools.cache
+def _pairs_of(dx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pairs ``i <= k`` of ``dx`` features, row by row."""
+    return np.triu_indices(dx)
+
+
+def _pair_products(XT: np.ndarray) -> np.ndarray:
+    """``x_i x_k`` for the pairs ``i <= k`` of each column: shape (n_pairs, n).
+
+    Row by row into one array: fancy-indexed temporaries of this size cost
+    ten times more here (allocation, not arithmetic).
+    """
+    d, n = XT.shape
+    out = np.empty((d * (d + 1) // 2, n))
+    row = 0
+    for i in range(d):
+        np.multiply(XT[i], XT[i:], out=out[row : row + d - i])
+        row += d - i
+    return out
+
+
+def _add_kron_gram(A: np.ndarray, S: np.ndarray, Phi: np.ndarray):
+    """Add ``sum_a S[a, h] kron phi_a phi_a^T`` to ``A[h]`` for each head ``h``.
+
+    ``S`` of shape (n_actions, n_heads, n_pairs) holds each action's
+    (weighted) sums of ``x_i x_k`` for the pairs ``i <= k``, in the order of
+    ``np.triu_indices(dx)``; ``Phi`` of shape (n_actions, dphi) the actions'
+    features. The crossed feature ``z = x kron phi_a`` has ``z z^T = (x
+    x^T) kron (phi_a phi_a^T)``, so a batch's Gram matrix costs one product
+    over the actions, not one outer product per user.
+    """
+    n_actions, n_heads, n_pairs = S.shape
+    dphi = Phi.shape[1]
+    dx = (math.isqrt(8 * n_pairs + 1) - 1) // 2
+    rows, cols = _pairs_of(dx)
+    PP = (Phi[:, :, None] * Phi[:, None, :]).reshape(n_actions, dphi * dphi)
+    T = np.matmul(S.transpose(1, 2, 0), PP).reshape(n_heads, n_pairs, dphi, dphi)
+    # Block (i, k) of A, seen as (h, i, j, k, l), gets T[:, pair]; block
+    # (k, i) the same, as S and phi phi^T are symmetric.
+    A5 = A.reshape(n_heads, dx, dphi, dx, dphi)
+    A5[:, rows, :, cols, :] += T.transpose(1, 0, 2, 3)
+    off = rows != cols
+    A5[:, cols[off], :, rows[off], :] += T[:, off].transpose(1, 0, 2, 3)
+
+
+class _CrossedStrategy(_BaseStrategy):
+    """Ridge models over users crossed with projected action embeddings.
+
+    The feature of user ``x`` and action ``a`` is ``z = x_aug kron phi(a)``
+    with ``x_aug = [1, standardised x]`` and ``phi(a) = [1, projection of
+    a's embedding]``: one linear model shared by all actions, through their
+    embeddings, so what is learnt carries over to actions never tried and
+    survives bank changes. The projection is a PCA fitted on the first bank
+    (or refitted on every embedding seen, when asked). Each action's
+    statistics ``sum x x^T`` and ``sum r x`` are kept by id (per head, for
+    ensembles), so the shared ridge statistics can be rebuilt exactly after
+    a refit of the projection.
+    """
+
+    # Heads of the model and, when bootstrapped, their weights per row.
+    def _n_heads(self) -> int:
+        return 1
+
+    def _bootstrap_weights(self, start: int, n: int) -> np.ndarray | None:
+        return None
+
+    @_one_blas_thread
+    def set_bank(self, actions, *, refit_pca: bool = False):
+        """Make ``actions`` the bank that decisions choose from.
+
+        Actions are remembered by id: one seen before keeps what was learnt
+        about it (its statistics, and through the shared model, the
+        estimate of its reward), and must come with the same embedding.
+
+        Parameters
+        ----------
+        actions : ActionBank or tuple (action_ids, embeddings)
+            Distinct integer ids of shape (n_actions,) and embeddings of
+            shape (n_actions, n_embedding_features).
+        refit_pca : bool, default=False
+            Refit the projection of the embeddings (PCA) on every embedding
+            seen so far, this bank's included, and rebuild the model's
+            statistics in the new coordinates from the per-action memory.
+            By default the projection fitted on the first bank is kept, so
+            the model's coordinates do not move when the bank changes.
+
+        Returns
+        -------
+        self : estimator
+        """
+        self._set_bank(actions, refit=refit_pca)
+        return self
+
+    # -------------------------------------------------------- projection
+    def _on_first_bank(self, embeddings):
+        self._ridge = float(self.ridge)
+        self._heads = self._n_heads()
+        self._fit_projection(embeddings)
+        self._add_memory("_phi_mem", (self.n_action_features_,))
+
+    def _fit_projection(self, embeddings):
+        if self.use_pca:
+            n, d = embeddings.shape
+            k = min(self.pca_components, n - 1, d)
+            mean = embeddings.mean(axis=0)
+            _, _, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
+            components = vt[:k]
+            # Deterministic signs: each component's largest loading positive.
+            rows = np.arange(k)
+            signs = np.sign(components[rows, np.argmax(np.abs(components), axis=1)])
+            components = components * np.where(signs == 0, 1.0, signs)[:, None]
+            projected = (embeddings - mean) @ components.T
+            rms = float(np.sqrt(np.mean(projected**2))) if k else 0.0
+            self.pca_mean_ = mean
+            self.pca_components_ = components
+            self.embedding_scale_ = rms if rms > 0 else 1.0
+            self.n_action_features_ = k + 1
+        else:
+            self.pca_mean_ = None
+            self.pca_components_ = None
+            self.embedding_scale_ = 1.0
+            self.n_action_features_ = embeddings.shape[1] + 1
+
+    def _phi(self, embeddings: np.ndarray) -> np.ndarray:
+        out = np.empty((embeddings.shape[0], self.n_action_features_))
+        out[:, 0] = 1.0
+        if self.pca_components_ is None:
+            out[:, 1:] = embeddings
+        else:
+            out[:, 1:] = (embeddings - self.pca_mean_) @ self.pca_components_.T
+            out[:, 1:] /= self.embedding_scale_
+        return out
+
+    def _on_new_slots(self, slots):
+        self._phi_mem[slots] = self._phi(self._emb[slots])
+
+    def _on_bank(self):
+        self._bank_phi = self._phi_mem[self._bank_slots]
+        self._dirty = True
+
+    def _refit(self, embeddings):
+        n = self._n_slots
+        self._fit_projection(self._emb[:n])
+        capacity = len(self._ids)
+        self._phi_mem = np.zeros((capacity, self.n_action_features_))
+        self._phi_mem[:n] = self._phi(self._emb[:n])
+        if hasattr(self, "n_features_in_"):
+            self._init_model()
+            rows, cols = self._pairs
+            self._add_stats(self._xx[:n][:, :, rows, cols], self._xr[:n], self._phi_mem[:n])
+            self._model_rebuilt()
+
+    # ------------------------------------------------------------- model
+    def _on_users(self):
+        dx = self.n_features_in_ + 1
+        self._add_memory("_xx", (self._heads, dx, dx))
+        self._add_memory("_xr", (self._heads, dx))
+        self._init_model()
+        self._model_rebuilt()
+
+    def _init_model(self):
+        dx, dphi = self.n_features_in_ + 1, self.n_action_features_
+        d = dx * dphi
+        self._A = np.tile(self._ridge * np.eye(d), (self._heads, 1, 1))
+        self._b = np.zeros((self._heads, d))
+        self._pairs = _pairs_of(dx)
+        self._pair_weights = np.where(self._pairs[0] == self._pairs[1], 1.0, 2.0)[:, None]
+        self._dirty = True
+
+    def _model_rebuilt(self):
+        """The ridge statistics were rebuilt: derived quantities are stale."""
+
+    def _add_stats(self, S, R, Phi):
+        """Add per-action sums ``S`` (n, heads, pairs i <= k) and ``R`` (n, heads, dx)."""
+        _add_kron_gram(self._A, S, Phi)
+        self._b += np.matmul(R.transpose(1, 2, 0), Phi).reshape(self._b.shape)
+        self._dirty = True
+
+    def _learn(self, X, slots, rewards, start):
+        XaT = self._augmented_T(X)
+        dx, m = XaT.shape
+        # A radix sort when the ids fit 16 bits (the usual case).
+        keys = slots.astype(np.int16) if self._n_slots < 2**15 else slots
+        order = np.argsort(keys, kind="stable")
+        counts = np.bincount(slots)
+        groups = np.flatnonzero(counts)
+        starts = (np.cumsum(counts) - counts)[groups]
+        # Users as columns: every product below runs along the batch.
+        XoT = XaT[:, order]
+        xr = XoT * rewards[order]
+        weights = self._bootstrap_weights(start, m)
+        rows, cols = self._pairs
+        if weights is None and m >= _GROUP_PRODUCT_ROWS * groups.size:
+            # Many users per action: one small product per action is cheaper
+            # than every user's products x_i x_k and their sums.
+            full = np.empty((groups.size, dx, dx))
+            for g, (lo, hi) in enumerate(zip(starts, starts + counts[groups], strict=True)):
+                block = XoT[:, lo:hi]
+                full[g] = block @ block.T
+            S = full[:, rows, cols][:, None, :]
+        else:
+            pairs = _pair_products(XoT)
+            if weights is None:
+                S = np.add.reduceat(pairs, starts, axis=1).T[:, None, :]
+            else:
+                w = weights[order].T  # (heads, m)
+                S = np.add.reduceat(w[:, None, :] * pairs, starts, axis=2).transpose(2, 0, 1)
+        if weights is None:
+            R = np.add.reduceat(xr, starts, axis=1).T[:, None, :]
+        else:
+            R = np.add.reduceat(w[:, None, :] * xr, starts, axis=2).transpose(2, 0, 1)
+        full = np.empty((groups.size, self._heads, dx, dx))
+        full[:, :, rows, cols] = S
+        full[:, :, cols, rows] = S
+        self._xx[groups] += full
+        self._xr[groups] += R
+        self._add_stats(S, R, self._phi_mem[groups])
+        self._after_learn(XaT, slots)
+
+    def _after_learn(self, XaT, slots):
+        """Hook: the statistics of users ``XaT`` (as columns; actions ``slots``) were added."""
+
+
+# The scikit-learn checks that fit on (X, y) arrays.
+_CHECKS_NEEDING_A_LOG = (
+    "check_complex_data",
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_dtype_object",
+    "check_estimators_dtypes",
+    "check_estimators_empty_data_messages",
+    "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_f_contiguous_array_estimator",
+    "check_fit1d",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+    "check_fit2d_predict1d",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+    "check_estimator_sparse_array",
+    "check_estimator_sparse_matrix",
+    "check_estimator_sparse_tag",
+)

@@ -1,0 +1,241 @@
+"""Users of a simulated company: eight meaningful, correlated features."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from hillmix.utils import resolve_seed
+
+__all__ = ["USER_FEATURES", "UserGenerator", "user_matrix"]
+
+#: The user features, in the order of every feature matrix.
+USER_FEATURES = (
+    "age",
+    "income",
+    "tenure",
+    "engagement",
+    "mobile_share",
+    "region",
+    "recency",
+    "purchase_frequency",
+)
+
+# Correlations of the Gaussian copula, in USER_FEATURES order. Older users
+# earn more, have been customers longer and use mobile less; engaged users
+# bought recently and buy often.
+_CORRELATION = np.array(
+    [
+        # age  inc   ten   eng   mob   reg   rec   freq
+        [1.00, 0.40, 0.35, 0.00, -0.45, 0.00, 0.05, 0.05],
+        [0.40, 1.00, 0.20, 0.05, -0.10, 0.10, 0.00, 0.20],
+        [0.35, 0.20, 1.00, 0.30, -0.10, 0.00, -0.15, 0.25],
+        [0.00, 0.05, 0.30, 1.00, 0.15, 0.00, -0.50, 0.55],
+        [-0.45, -0.10, -0.10, 0.15, 1.00, 0.05, -0.05, 0.10],
+        [0.00, 0.10, 0.00, 0.00, 0.05, 1.00, 0.00, 0.00],
+        [0.05, 0.00, -0.15, -0.50, -0.05, 0.00, 1.00, -0.50],
+        [0.05, 0.20, 0.25, 0.55, 0.10, 0.00, -0.50, 1.00],
+    ]
+)
+_REGION_SHARES = np.array([0.30, 0.25, 0.20, 0.15, 0.10])
+
+# Each feature's marginal: a frozen scipy distribution on its natural scale
+# (age in years, income per year, tenure in years, engagement and mobile
+# share in [0, 1], recency in days since the last purchase, purchases per
+# month).
+_MARGINALS = {
+    "age": stats.beta(2.2, 3.5, loc=18.0, scale=67.0),
+    "income": stats.lognorm(0.55, scale=55_000.0),
+    "tenure": stats.gamma(1.6, scale=2.2),
+    "engagement": stats.beta(2.0, 5.0),
+    "mobile_share": stats.beta(3.0, 2.0),
+    "recency": stats.gamma(1.2, scale=25.0),
+    "purchase_frequency": stats.gamma(2.0, scale=1.2),
+}
+
+
+# scikit-learn checks that feed fit bad or odd X; they cannot apply to an
+# estimator whose fit takes no data.
+NO_DATA_CHECKS = (
+    "check_n_features_in_after_fitting",
+    "check_complex_data",
+    "check_dtype_object",
+    "check_estimators_empty_data_messages",
+    "check_estimators_nan_inf",
+    "check_estimator_sparse_tag",
+    "check_n_features_in",
+    "check_fit1d",
+)
+
+
+def _region_from_normal(z):
+    edges = stats.norm.ppf(np.cumsum(_REGION_SHARES)[:-1])
+    return np.searchsorted(edges, z)
+
+
+def _region_to_normal(region):
+    # The normal score of the middle of each region's band of the copula.
+    upper = np.cumsum(_REGION_SHARES)
+    middle = stats.norm.ppf(upper - _REGION_SHARES / 2)
+    return middle[np.asarray(region, dtype=np.int64)]
+
+
+def user_matrix(users) -> np.ndarray:
+    """Standardised user features: each feature's normal score.
+
+    Every feature is mapped through its marginal distribution function and
+    the standard normal quantile, so each column is standard normal over the
+    population and the copula's correlations carry over. Ground truths and
+    strategies use this matrix; it is a fixed function of each user, so it
+    does not depend on the rest of the batch.
+
+    Parameters
+    ----------
+    users : pandas.DataFrame
+        Must contain the columns in :data:`USER_FEATURES`.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_users, 8)
+
+    Examples
+    --------
+    >>> from hillmix_sim import UserGenerator, user_matrix
+    >>> users = UserGenerator(random_state=0).fit().generate(1000)
+    >>> Z = user_matrix(users)
+    >>> Z.shape, bool(abs(Z.mean()) < 0.1)
+    ((1000, 8), True)
+    """
+    if not isinstance(users, pd.DataFrame):
+        raise TypeError(f"users must be a pandas DataFrame, got {type(users).__name__}.")
+    missing = [name for name in USER_FEATURES if name not in users.columns]
+    if missing:
+        raise ValueError(f"users lacks the feature columns {missing}.")
+    values = users[list(USER_FEATURES)].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        bad = [n for n, ok in zip(USER_FEATURES, np.isfinite(values).all(0), strict=True) if not ok]
+        raise ValueError(f"users has NaN or infinite values in {bad}.")
+    Z = np.empty_like(values)
+    for j, name in enumerate(USER_FEATURES):
+        if name == "region":
+            Z[:, j] = _region_to_normal(np.clip(values[:, j], 0, len(_REGION_SHARES) - 1))
+        else:
+            # Clipped so a value beyond the marginal's support stays finite.
+            u = np.clip(_MARGINALS[name].cdf(values[:, j]), 1e-9, 1 - 1e-9)
+            Z[:, j] = stats.norm.ppf(u)
+    return Z
+
+
+class UserGenerator(BaseEstimator):
+    """Populations of users with eight meaningful, correlated features.
+
+    The features are age, income, tenure, engagement, mobile share, region,
+    recency and purchase frequency (:data:`USER_FEATURES`), each with a
+    realistic marginal distribution, tied together by a Gaussian copula
+    (older users earn more and use mobile less; engaged users bought
+    recently and buy often). Each iteration of a simulation gets a fresh
+    population: ``generate(n_users, iteration=i)`` draws the same users for
+    the same seed and ``i``, whatever else was drawn before.
+
+    Parameters
+    ----------
+    n_users : int, default=10000
+        Users per population when :meth:`generate` is not told otherwise.
+    random_state : int, numpy.random.Generator or None, default=None
+        Resolved in :meth:`fit` into the seed of every population.
+
+    Attributes
+    ----------
+    seed_ : int
+        The seed the populations derive from.
+    feature_names_out_ : tuple of str
+        :data:`USER_FEATURES`.
+
+    Examples
+    --------
+    >>> from hillmix_sim import UserGenerator
+    >>> users = UserGenerator(random_state=0).fit().generate(5)
+    >>> list(users.columns[:3])
+    ['user_id', 'age', 'income']
+    >>> users.equals(UserGenerator(random_state=0).fit().generate(5))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_users": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, n_users: int = 10000, random_state=None):
+        self.n_users = n_users
+        self.random_state = random_state
+
+    def fit(self, X=None, y=None):
+        """Resolve the seed.
+
+        Parameters
+        ----------
+        X, y : None
+            Ignored; present for the estimator API.
+
+        Returns
+        -------
+        self : UserGenerator
+        """
+        self._validate_params()
+        self.seed_ = resolve_seed(self.random_state)
+        self.feature_names_out_ = USER_FEATURES
+        return self
+
+    def generate(self, n_users: int | None = None, iteration: int = 0) -> pd.DataFrame:
+        """Draw one population.
+
+        Parameters
+        ----------
+        n_users : int, optional
+            Defaults to the ``n_users`` parameter.
+        iteration : int, default=0
+            Which population: each iteration has its own random stream, and
+            user ids are unique across iterations.
+
+        Returns
+        -------
+        users : pandas.DataFrame
+            ``user_id`` and the eight features.
+        """
+        check_is_fitted(self, "seed_")
+        n_users = self.n_users if n_users is None else n_users
+        if not isinstance(n_users, Integral) or isinstance(n_users, bool) or n_users < 1:
+            raise ValueError(f"n_users must be a positive integer, got {n_users!r}.")
+        if not isinstance(iteration, Integral) or iteration < 0:
+            raise ValueError(f"iteration must be a non-negative integer, got {iteration!r}.")
+        rng = np.random.default_rng([self.seed_, int(iteration)])
+        z = rng.multivariate_normal(np.zeros(8), _CORRELATION, size=int(n_users), method="cholesky")
+        u = stats.norm.cdf(z)
+        columns = {"user_id": int(iteration) * 10**9 + np.arange(n_users, dtype=np.int64)}
+        for j, name in enumerate(USER_FEATURES):
+            if name == "region":
+                columns[name] = _region_from_normal(z[:, j]).astype(np.int64)
+            else:
+                columns[name] = _MARGINALS[name].ppf(u[:, j])
+        users = pd.DataFrame(columns)
+        users["age"] = np.round(users["age"], 1)
+        users["tenure"] = np.round(users["tenure"], 2)
+        return users
+
+    def _expected_failed_checks(self):
+        return dict.fromkeys(
+            NO_DATA_CHECKS, "fit takes no data (X is ignored): users come from random_state alone"
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        return tags

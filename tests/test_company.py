@@ -1,0 +1,226 @@
+"""The targeting world: users, ground truths and the company simulator."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hillmix_opt import LinUCBStrategy, RandomStrategy
+from hillmix_sim import (
+    USER_FEATURES,
+    ActionBank,
+    CompanySimulator,
+    GMMPreference,
+    HashingEmbedder,
+    LinearPreference,
+    MixtureOfExpertsPreference,
+    SimulationData,
+    SimulationResults,
+    UserGenerator,
+    user_matrix,
+)
+
+TRUTHS = [MixtureOfExpertsPreference, GMMPreference, LinearPreference]
+
+
+def small_simulator(**params):
+    defaults = {
+        "strategy": LinUCBStrategy(alpha=0.5, random_state=0),
+        "n_iterations": 2,
+        "n_users": 600,
+        "n_initial_actions": 8,
+        "batch_size": 200,
+        "random_state": 0,
+    }
+    return CompanySimulator(**{**defaults, **params})
+
+
+def test_users_have_meaningful_correlated_features():
+    users = UserGenerator(random_state=0).fit().generate(20000)
+    assert list(users.columns) == ["user_id", *USER_FEATURES]
+    assert users["user_id"].is_unique
+    assert users["age"].between(18, 85).all() and users["engagement"].between(0, 1).all()
+    assert set(users["region"].unique()) == {0, 1, 2, 3, 4}
+    Z = user_matrix(users)
+    C = np.corrcoef(Z.T)
+    names = list(USER_FEATURES)
+    # Older users use mobile less; engaged users bought recently and buy often.
+    assert C[names.index("age"), names.index("mobile_share")] < -0.3
+    assert C[names.index("engagement"), names.index("recency")] < -0.35
+    assert C[names.index("engagement"), names.index("purchase_frequency")] > 0.4
+    np.testing.assert_allclose(Z[:, names.index("income")].std(), 1.0, atol=0.05)
+
+
+def test_each_iteration_is_a_fresh_reproducible_population():
+    gen = UserGenerator(random_state=3).fit()
+    first, second = gen.generate(100, iteration=0), gen.generate(100, iteration=1)
+    assert not np.allclose(first["income"], second["income"])
+    assert set(first["user_id"]).isdisjoint(second["user_id"])
+    pd.testing.assert_frame_equal(second, UserGenerator(random_state=3).fit().generate(100, 1))
+
+
+def test_user_matrix_rejects_nan_and_missing_columns():
+    users = UserGenerator(random_state=0).fit().generate(5)
+    users.loc[2, "income"] = np.nan
+    with pytest.raises(ValueError, match="income"):
+        user_matrix(users)
+    with pytest.raises(ValueError, match="recency"):
+        user_matrix(users.drop(columns="recency"))
+
+
+@pytest.mark.parametrize("Truth", TRUTHS)
+def test_ground_truth_is_a_fixed_function_in_range(Truth):
+    users = UserGenerator(random_state=0).fit().generate(300)
+    bank = np.random.default_rng(0).normal(size=(40, 32))
+    truth = Truth(random_state=1).fit(users, action_embeddings=bank)
+    P = truth.click_probability(users, bank)
+    assert P.shape == (300, 40)
+    assert P.min() >= truth.min_utility and P.max() <= truth.max_utility
+    # Row by row equals all at once: no dependence on the rest of the batch.
+    np.testing.assert_allclose(truth.click_probability(users.iloc[:7], bank[5:9]), P[:7, 5:9])
+    # Targeting matters: the best action per user beats the best single action.
+    assert P.max(axis=1).mean() > P.mean(axis=0).max() + 0.01
+    with pytest.raises(ValueError, match="dimension 31"):
+        truth.click_probability(users, bank[:, :31])
+
+
+def test_gmm_density_scale_widens_the_liked_band():
+    users = UserGenerator(random_state=0).fit().generate(500)
+    bank = np.random.default_rng(0).normal(size=(60, 16))
+    spread = []
+    for factor in (0.5, 2.0):
+        truth = GMMPreference(density_scale_factor=factor, random_state=0)
+        P = truth.fit(users, action_embeddings=bank).click_probability(users, bank)
+        spread.append(np.mean(0.5 * (truth.min_utility + truth.max_utility) < P))
+    assert spread[1] > spread[0]
+
+
+def test_ground_truth_rejects_bad_ranges():
+    X = np.random.default_rng(0).normal(size=(20, 8))
+    with pytest.raises(ValueError, match="min_utility"):
+        LinearPreference(min_utility=0.5, max_utility=0.2).fit(X)
+
+
+def test_run_writes_a_complete_directory_that_reloads(tmp_path):
+    sim = small_simulator(embedder=HashingEmbedder(n_features=32))
+    results = sim.run(tmp_path / "run", observations_format="csv")
+    root = tmp_path / "run"
+    for name in ("simulation_config.json", "complete_simulation_results.json"):
+        assert (root / name).exists()
+    for i in range(2):
+        for name in (
+            "observations.csv",
+            "action_bank.json",
+            "ground_truth_evaluation.json",
+            "algorithm_results.json",
+        ):
+            assert (root / f"iteration_{i}" / name).exists()
+    loaded = SimulationResults.load(root)
+    pd.testing.assert_frame_equal(loaded.iterations, results.iterations)
+    pd.testing.assert_frame_equal(loaded.observations[1], results.observations[1])
+    np.testing.assert_array_equal(loaded.banks[0].embeddings, results.banks[0].embeddings)
+    config = json.loads((root / "simulation_config.json").read_text())
+    assert config["strategy"]["class"] == "LinUCBStrategy"
+    obs = results.observations[0]
+    assert {"action_id", "propensity", "reward", "click_probability", *USER_FEATURES} <= set(obs)
+    assert obs["propensity"].between(0, 1, inclusive="right").all()
+    it = results.iterations
+    assert (it["oracle_reward"] >= it["expected_reward"]).all()
+    np.testing.assert_allclose(it["regret"], it["oracle_reward"] - it["expected_reward"])
+
+
+def test_run_refuses_a_used_directory_before_any_work(tmp_path):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("keep")
+    with pytest.raises(ValueError, match="not empty"):
+        small_simulator().run(tmp_path / "used")
+    assert (tmp_path / "used" / "x").read_text() == "keep"
+
+
+def test_same_seed_same_results_whatever_the_batch_size():
+    a = small_simulator(batch_size=600).fit().results_
+    b = small_simulator(batch_size=600).fit().results_
+    pd.testing.assert_frame_equal(a.observations[1], b.observations[1])
+    # Random targeting does not learn between batches, so only the batching
+    # differs: the data must not.
+    c = small_simulator(strategy=RandomStrategy(random_state=0), batch_size=150).fit().results_
+    d = small_simulator(strategy=RandomStrategy(random_state=0), batch_size=600).fit().results_
+    pd.testing.assert_frame_equal(c.observations[1], d.observations[1])
+
+
+def test_saved_data_gives_the_same_run(tmp_path):
+    sim = small_simulator()
+    data = sim.generate_data(tmp_path / "data")
+    loaded = SimulationData.load(tmp_path / "data")
+    pd.testing.assert_frame_equal(loaded.users[1], data.users[1])
+    assert isinstance(loaded.initial_bank, ActionBank)
+    direct = sim.fit().results_.iterations
+    from_disk = small_simulator().fit(data=tmp_path / "data").results_.iterations
+    pd.testing.assert_frame_equal(direct, from_disk)
+
+
+def test_linucb_company_beats_random_targeting():
+    rewards = {}
+    for name, strategy in (
+        ("linucb", LinUCBStrategy(alpha=0.5, random_state=0)),
+        ("random", RandomStrategy(random_state=0)),
+    ):
+        sim = small_simulator(
+            strategy=strategy, ground_truth=LinearPreference(), n_users=3000, n_iterations=2
+        )
+        rewards[name] = sim.fit().results_.iterations["expected_reward"].to_numpy()
+    assert rewards["linucb"][-1] > rewards["random"][-1] + 0.01
+
+
+def test_bank_size_without_algorithm_is_refused():
+    with pytest.raises(ValueError, match="algorithm"):
+        small_simulator(action_bank_size=5).fit()
+
+
+class KeepBestAlgorithm:
+    """Keeps the actions with the highest observed click rate, adds fresh ones."""
+
+    def propose_bank(self, observations, actions, n_actions, first_action_id, random_state):
+        rates = observations.groupby("action_id")["reward"].mean()
+        keep = [int(a) for a in rates.sort_values(ascending=False).index[: n_actions // 2]]
+        kept = actions.take([list(actions.action_ids).index(a) for a in keep])
+        rng = np.random.default_rng(random_state)
+        n_new = n_actions - len(kept)
+        fresh = ActionBank(
+            action_ids=np.arange(first_action_id, first_action_id + n_new),
+            texts=tuple(f"new action {first_action_id + i}" for i in range(n_new)),
+            embeddings=rng.normal(size=(n_new, actions.embedding_dim)),
+        )
+        self.results_ = {"kept": keep}
+        return kept.concat(fresh)
+
+
+def test_algorithm_banks_get_fresh_sequential_ids():
+    sim = small_simulator(algorithm=KeepBestAlgorithm(), action_bank_size=6, n_iterations=3)
+    results = sim.fit().results_
+    first = set(results.banks[0].action_ids)
+    second = set(results.banks[1].action_ids)
+    assert len(results.banks[1]) == 6 and second - first
+    assert min(second - first) == max(first) + 1
+    assert results.algorithm_results[0]["kept"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(n_users=st.integers(1, 50), seed=st.integers(0, 2**16))
+def test_any_population_size_gives_valid_features(n_users, seed):
+    users = UserGenerator(random_state=seed).fit().generate(n_users)
+    Z = user_matrix(users)
+    assert Z.shape == (n_users, 8) and np.all(np.isfinite(Z))
+
+
+def test_docs_page_examples_run():
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "targeting.rst"
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    result = doctest.testfile(str(page), module_relative=False, optionflags=flags)
+    assert result.failed == 0 and result.attempted >= 5

@@ -1,0 +1,438 @@
+"""Targeting strategies: regret, propensities, reproducibility, memory and bad input."""
+
+import copy
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from hillmix_opt import BootstrapEnsembleStrategy, LinUCBStrategy, RandomStrategy
+from hillmix_opt._linucb import linucb_scores
+from hillmix_opt._strategy import _counter_uniforms
+
+STRATEGIES = [
+    LinUCBStrategy(pca_components=4, random_state=0),
+    LinUCBStrategy(pca_components=4, policy="softmax", temperature=0.05, random_state=0),
+    BootstrapEnsembleStrategy(n_heads=4, pca_components=4, random_state=0),
+    BootstrapEnsembleStrategy(n_heads=4, pca_components=4, policy="softmax", random_state=0),
+    RandomStrategy(random_state=0),
+]
+IDS = ["linucb", "linucb-softmax", "ensemble", "ensemble-softmax", "random"]
+
+
+class LinearWorld:
+    """A known linear truth: p(click | x, a) = clip(base + x_aug^T Theta phi(a), 0.01, 0.99).
+
+    ``phi(a) = [1, embedding of a]`` with 16-dimensional embeddings, so a
+    16-component PCA is a rotation and the strategies' model holds exactly
+    (but for the clipping, which is rare at this scale).
+    """
+
+    def __init__(self, seed, n_actions=30, n_features=8, dim=16, scale=0.01, base=0.25):
+        self.rng = np.random.default_rng(seed)
+        self.embeddings = self.rng.normal(size=(n_actions, dim))
+        self.ids = np.arange(100, 100 + n_actions)
+        self.theta = self.rng.normal(scale=scale, size=(n_features + 1, dim + 1))
+        self.base = base
+        self.n_features = n_features
+
+    @property
+    def bank(self):
+        return self.ids, self.embeddings
+
+    def proba(self, X, embeddings=None):
+        E = self.embeddings if embeddings is None else embeddings
+        xa = np.hstack([np.ones((len(X), 1)), X])
+        ph = np.hstack([np.ones((len(E), 1)), E])
+        return np.clip(self.base + xa @ self.theta @ ph.T, 0.01, 0.99)
+
+    def users(self, n):
+        return self.rng.normal(size=(n, self.n_features))
+
+    def run(self, strategy, n_users=20000, batch=500):
+        """Per-user regret and clicks of a strategy learning online."""
+        strategy.set_bank(self.bank)
+        X, u = self.users(n_users), self.rng.random(n_users)
+        regret, clicks = np.empty(n_users), np.empty(n_users)
+        position = {a: j for j, a in enumerate(self.ids)}
+        for start in range(0, n_users, batch):
+            rows = slice(start, start + batch)
+            P = self.proba(X[rows])
+            ids, _ = strategy.decide(X[rows])
+            p = P[np.arange(len(ids)), [position[a] for a in ids]]
+            regret[rows] = P.max(axis=1) - p
+            clicks[rows] = (u[rows] < p).astype(float)
+            strategy.partial_fit(X[rows], ids, clicks[rows])
+        return regret, clicks
+
+
+def _warm(strategy, world, n=600):
+    """A strategy with a bank and some learning behind it."""
+    strategy = clone(strategy).set_bank(world.bank)
+    X = world.users(n)
+    ids, _ = strategy.decide(X)
+    strategy.partial_fit(X, ids, (world.rng.random(n) < 0.3).astype(float))
+    return strategy
+
+
+# ------------------------------------------------------------------ learning
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linucb_regret_is_sublinear_and_beats_random(seed):
+    regret, clicks = LinearWorld(seed).run(LinUCBStrategy(random_state=seed))
+    quarters = regret.reshape(4, -1).mean(axis=1)
+    # Per-round regret falls quarter after quarter; the second half costs
+    # well under half of the first (a linear regret would cost as much).
+    assert np.all(np.diff(quarters) < 0), quarters
+    assert quarters[-1] < 0.3 * quarters[0], quarters
+    assert regret[10000:].sum() < 0.5 * regret[:10000].sum()
+    _, random_clicks = LinearWorld(seed).run(RandomStrategy(random_state=seed))
+    assert clicks.mean() > random_clicks.mean() + 0.1, (clicks.mean(), random_clicks.mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ensemble_learns_and_beats_random(seed):
+    regret, clicks = LinearWorld(seed).run(BootstrapEnsembleStrategy(random_state=seed))
+    quarters = regret.reshape(4, -1).mean(axis=1)
+    assert quarters[-1] < 0.5 * quarters[0], quarters
+    _, random_clicks = LinearWorld(seed).run(RandomStrategy(random_state=seed))
+    assert clicks.mean() > random_clicks.mean() + 0.1, (clicks.mean(), random_clicks.mean())
+
+
+def test_linucb_scores_match_the_reference_maths():
+    world = LinearWorld(3)
+    strategy = _warm(LinUCBStrategy(alpha=0.7, random_state=0), world, n=2000)
+    strategy.partial_fit(world.users(5), world.ids[:5], [1.0, 0.0, 1.0, 0.0, 0.5])  # Woodbury
+    X = world.users(50)
+    A_inv = np.linalg.inv(strategy._A[0])
+    X_aug = strategy._augmented_T(X).T
+    expected = linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, 0.7)
+    np.testing.assert_allclose(strategy._scores(X, 0), expected, rtol=1e-9, atol=1e-12)
+    mean = linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, 0.0)
+    np.testing.assert_allclose(strategy.expected_reward(X), mean, rtol=1e-9, atol=1e-12)
+
+
+def test_small_batches_update_like_one_large_batch():
+    # Small batches go through Woodbury's identity, large ones refactorise.
+    world = LinearWorld(4)
+    X, ids = world.users(200), world.rng.choice(world.ids, 200)
+    r = (world.rng.random(200) < 0.4).astype(float)
+    # The first batch fixes the users' standardisation: the same for both.
+    one = LinUCBStrategy(random_state=0).set_bank(world.bank).partial_fit(X[:50], ids[:50], r[:50])
+    many = copy.deepcopy(one)
+    one.partial_fit(X[50:], ids[50:], r[50:])
+    for start in range(50, 200, 5):
+        many.partial_fit(X[start : start + 5], ids[start : start + 5], r[start : start + 5])
+    np.testing.assert_allclose(many.coef_, one.coef_, rtol=1e-8, atol=1e-10)
+    Xt = world.users(20)
+    np.testing.assert_allclose(many.predict_proba(Xt), one.predict_proba(Xt), atol=1e-12)
+    np.testing.assert_allclose(many._A_inv[0], np.linalg.inv(one._A[0]), atol=1e-9)
+
+
+def test_new_actions_inherit_what_similar_actions_taught():
+    # One model shared through the embeddings: actions never tried get
+    # estimates that already rank them close to the truth.
+    world = LinearWorld(5, n_actions=40, dim=4, scale=0.03)
+    strategy = LinUCBStrategy(random_state=0)
+    strategy.set_bank((world.ids[:20], world.embeddings[:20]))
+    X = world.users(6000)
+    ids = world.rng.choice(world.ids[:20], 6000)  # a uniform log
+    truth = world.proba(X)
+    p = truth[np.arange(len(ids)), ids - 100]
+    strategy.partial_fit(X, ids, (world.rng.random(len(ids)) < p).astype(float))
+    strategy.set_bank(world.bank)
+    Xt = world.users(500)
+    estimate = strategy.expected_reward(Xt)[:, 20:]
+    assert np.corrcoef(estimate.ravel(), world.proba(Xt)[:, 20:].ravel())[0, 1] > 0.8
+
+
+# --------------------------------------------------------------- propensities
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=IDS)
+def test_decide_draws_from_predict_proba(strategy):
+    world = LinearWorld(6, n_actions=7, dim=6)
+    strategy = _warm(strategy, world)
+    X = world.users(4000)
+    proba = strategy.predict_proba(X)
+    ids, propensities = strategy.decide(X)
+    columns = np.searchsorted(strategy.classes_, ids)
+    np.testing.assert_array_equal(propensities, proba[np.arange(len(ids)), columns])
+    # The draws follow the propensities: observed vs expected counts.
+    expected, observed = proba.sum(axis=0), np.bincount(columns, minlength=proba.shape[1])
+    assert np.all(np.abs(observed - expected) < 5 * np.sqrt(expected) + 5)
+    assert strategy.n_decisions_ == 600 + 4000
+    assert ids.dtype == np.int64 and np.isin(ids, world.ids).all()
+    # predict is a draw too: decide without the propensities.
+    assert np.isin(strategy.predict(X[:5]), world.ids).all() and strategy.n_decisions_ == 4605
+
+
+@given(
+    n_actions=st.integers(1, 12),
+    n_features=st.integers(1, 5),
+    dim=st.integers(1, 6),
+    n_users=st.integers(1, 40),
+    which=st.sampled_from(IDS),
+    epsilon=st.floats(1e-3, 1.0),
+    temperature=st.floats(1e-3, 10.0),
+    seed=st.integers(0, 2**16),
+)
+def test_propensities_are_valid_for_any_bank_and_users(
+    n_actions, n_features, dim, n_users, which, epsilon, temperature, seed
+):
+    rng = np.random.default_rng(seed)
+    strategy = clone(STRATEGIES[IDS.index(which)])
+    if "random" not in which:
+        strategy.set_params(epsilon=epsilon, temperature=temperature)
+    strategy.set_bank((rng.permutation(50)[:n_actions], rng.normal(size=(n_actions, dim))))
+    for _ in range(2):  # cold, then after learning
+        X = rng.normal(scale=100.0, size=(n_users, n_features))
+        proba = strategy.predict_proba(X)
+        assert proba.shape == (n_users, n_actions)
+        assert np.all(proba > 0) and np.allclose(proba.sum(axis=1), 1.0)
+        ids, propensities = strategy.decide(X)
+        assert np.all(propensities > 0) and np.all(propensities <= 1)
+        strategy.partial_fit(X, ids, rng.random(n_users))
+
+
+def test_ensemble_propensity_is_the_share_of_heads_choosing_the_action():
+    world = LinearWorld(7, n_actions=9, dim=5)
+    strategy = _warm(BootstrapEnsembleStrategy(n_heads=6, epsilon=0.1, random_state=0), world)
+    X = world.users(30)
+    scores = strategy._scores(X, 0)  # (users, heads, actions)
+    best = scores.argmax(axis=2)
+    share = np.stack([(best == a).mean(axis=1) for a in range(9)], axis=1)
+    np.testing.assert_allclose(strategy.predict_proba(X), 0.1 / 9 + 0.9 * share, atol=1e-12)
+
+
+def test_epsilon_greedy_splits_exact_ties():
+    # Before any learning, duplicated embeddings give exactly equal scores.
+    E = np.repeat(np.eye(3), 2, axis=0)
+    strategy = LinUCBStrategy(use_pca=False, epsilon=0.3, random_state=0).set_bank(
+        (np.arange(6), E)
+    )
+    proba = strategy.predict_proba(np.zeros((1, 2)))
+    assert np.allclose(proba[0], 0.05 + 0.7 / 6)
+    strategy = LinUCBStrategy(use_pca=False, epsilon=0.3, random_state=0)
+    strategy.set_bank((np.arange(3), np.array([[2.0], [2.0], [1.0]])))
+    proba = strategy.predict_proba(np.ones((1, 2)))
+    np.testing.assert_allclose(proba[0], [0.1 + 0.35, 0.1 + 0.35, 0.1])
+    ids, _ = strategy.decide(np.ones((20000, 2)))
+    counts = np.bincount(ids, minlength=3) / 20000
+    np.testing.assert_allclose(counts, [0.45, 0.45, 0.1], atol=0.02)
+
+
+# ----------------------------------------------------------- reproducibility
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=IDS)
+@pytest.mark.parametrize("warm", [False, True])
+def test_same_seed_same_decisions_whatever_the_batch_size(strategy, warm):
+    world = LinearWorld(8)
+    base = _warm(strategy, world) if warm else clone(strategy).set_bank(world.bank)
+    X = world.users(1000)
+    one = copy.deepcopy(base).decide(X)
+    for size in (100, 7):
+        split = copy.deepcopy(base)
+        parts = [split.decide(X[i : i + size]) for i in range(0, 1000, size)]
+        np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), one[0])
+        np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), one[1])
+    # A clone with the same seed replays the run bit for bit.
+    again = _warm(strategy, LinearWorld(8)) if warm else clone(strategy).set_bank(world.bank)
+    np.testing.assert_array_equal(again.decide(X)[0], one[0])
+
+
+def test_the_decision_stream_is_counter_based():
+    strategy = RandomStrategy(random_state=5).set_bank((np.arange(3), np.eye(3)))
+    strategy.decide(np.zeros((7, 2)))
+    for start, n in [(7, 5), (3, 9), (12, 1), (0, 6)]:  # in step, then repositioned
+        np.testing.assert_array_equal(
+            strategy._decision_uniforms(start, n), _counter_uniforms(5, 0, start, n)
+        )
+
+
+def test_bootstrap_weights_do_not_depend_on_the_batches():
+    world = LinearWorld(9)
+    X, ids = world.users(400), world.rng.choice(world.ids, 400)
+    r = (world.rng.random(400) < 0.3).astype(float)
+    make = BootstrapEnsembleStrategy(n_heads=5, random_state=3).set_bank
+    one = make(world.bank).partial_fit(X, ids, r)
+    split = make(world.bank)
+    for start in range(0, 400, 100):
+        split.partial_fit(X[start : start + 100], ids[start : start + 100], r[start : start + 100])
+    np.testing.assert_allclose(split.coef_, one.coef_, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=IDS)
+def test_pickle_and_clone(strategy):
+    world = LinearWorld(10)
+    fitted = _warm(strategy, world)
+    X = world.users(50)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.decide(X)[0], fitted.decide(X)[0])
+    fresh = clone(fitted)
+    assert fresh.get_params() == fitted.get_params()
+    assert not hasattr(fresh, "classes_")
+
+
+# -------------------------------------------------------------- bank changes
+def test_knowledge_survives_a_bank_change():
+    world = LinearWorld(11)
+    strategy = _warm(LinUCBStrategy(random_state=0), world, n=3000)
+    X = world.users(40)
+    before = strategy.expected_reward(X)[:, -1]
+    stats_before = strategy.action_stats().set_index("action_id").loc[world.ids[-1]]
+    strategy.set_bank((world.ids[:-1], world.embeddings[:-1]))  # the last action leaves
+    assert world.ids[-1] not in strategy.classes_
+    np.testing.assert_allclose(strategy.set_bank(world.bank).expected_reward(X)[:, -1], before)
+    # It keeps its statistics while away, as the model learns from the others.
+    strategy.set_bank((world.ids[:-1], world.embeddings[:-1]))
+    Xb = world.users(500)
+    ids, _ = strategy.decide(Xb)
+    strategy.partial_fit(Xb, ids, (world.rng.random(500) < 0.3).astype(float))
+    strategy.set_bank(world.bank)
+    stats = strategy.action_stats().set_index("action_id")
+    assert stats.loc[world.ids[-1], "n_observations"] == stats_before["n_observations"]
+    assert stats.loc[world.ids[-1], "mean_reward"] == stats_before["mean_reward"]
+    assert stats["n_observations"].sum() == 3500
+    # An action that was never in the current bank can still be learnt from.
+    strategy.set_bank((world.ids[:5], world.embeddings[:5]))
+    strategy.partial_fit(X[:2], world.ids[-2:], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy])
+def test_refit_pca_rebuilds_the_statistics_exactly(cls):
+    world = LinearWorld(12)
+    strategy = _warm(cls(pca_components=5, random_state=0), world)
+    A, b = strategy._A.copy(), strategy._b.copy()
+    # Refitting on the same embeddings gives the same projection and model.
+    strategy.set_bank(world.bank, refit_pca=True)
+    np.testing.assert_allclose(strategy._A, A, atol=1e-9)
+    np.testing.assert_allclose(strategy._b, b, atol=1e-9)
+    # New embeddings move the projection; the model is rebuilt from memory.
+    extra = (np.arange(500, 510), world.rng.normal(size=(10, 16)))
+    strategy.set_bank(extra, refit_pca=True)
+    assert strategy.pca_mean_.shape == (16,) and strategy.n_action_features_ == 6
+    assert np.isfinite(strategy.predict_proba(world.users(5))).all()
+    ids = np.concatenate([world.ids, extra[0]])
+    rebuilt = np.einsum(
+        "ahik,aj,al->hijkl", strategy._xx[: ids.size], *[strategy._phi_mem[: ids.size]] * 2
+    )
+    d = strategy._A.shape[1]
+    ridge = strategy.ridge * np.eye(d)
+    np.testing.assert_allclose(strategy._A, ridge + rebuilt.reshape(-1, d, d), atol=1e-8)
+
+
+def test_fit_warm_starts_from_a_log():
+    world = LinearWorld(13)
+    X = world.users(800)
+    ids = world.rng.choice(world.ids, 800)
+    reward = (world.rng.random(800) < 0.3).astype(float)
+    log = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)])
+    log["action_id"], log["reward"], log["propensity"] = ids, reward, 1 / 30
+    log["user_id"] = np.arange(800)
+    fitted = LinUCBStrategy(random_state=0).fit(log, world.bank)
+    online = LinUCBStrategy(random_state=0).set_bank(world.bank).partial_fit(X, ids, reward)
+    np.testing.assert_allclose(fitted.coef_, online.coef_, rtol=1e-10, atol=1e-12)
+    assert list(fitted.feature_names_in_) == [f"f{i}" for i in range(8)]
+    assert fitted.n_observations_ == 800 and fitted.n_decisions_ == 0
+    # fit forgets: a second fit on a part of the log starts afresh.
+    fitted.decide(X[:10])
+    refitted = fitted.fit(log.iloc[:100])
+    assert refitted.n_observations_ == 100 and refitted.n_decisions_ == 0
+    np.testing.assert_array_equal(refitted.classes_, world.ids)
+    with pytest.raises(ValueError, match=r"columns \['f0'"):
+        refitted.predict_proba(log[[f"f{i}" for i in range(8)]].iloc[:, ::-1])
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, RandomStrategy])
+def test_bad_banks_are_refused(cls):
+    strategy = cls(random_state=0)
+    with pytest.raises(ValueError, match="empty bank"):
+        strategy.set_bank((np.array([], dtype=int), np.empty((0, 4))))
+    with pytest.raises(TypeError, match="action bank"):
+        strategy.set_bank([1, 2, 3])
+    with pytest.raises(ValueError, match="duplicate ids"):
+        strategy.set_bank((np.array([1, 1]), np.zeros((2, 4))))
+    with pytest.raises(ValueError, match="NaN"):
+        strategy.set_bank((np.array([1, 2]), np.array([[0.0, np.nan], [1.0, 2.0]])))
+    with pytest.raises(NotFittedError, match="set_bank"):
+        strategy.decide(np.zeros((2, 3)))
+    strategy.set_bank((np.array([1, 2, 3]), np.eye(3, 4)))
+    with pytest.raises(ValueError, match=r"has 5 features.*have 4"):
+        strategy.set_bank((np.array([4]), np.ones((1, 5))))
+    with pytest.raises(ValueError, match=r"ids \[2\] were given before with other embeddings"):
+        strategy.set_bank((np.array([2]), np.ones((1, 4))))
+    np.testing.assert_array_equal(strategy.classes_, [1, 2, 3])
+
+
+@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, RandomStrategy])
+def test_bad_users_ids_and_rewards_are_refused_before_any_change(cls):
+    world = LinearWorld(14, n_actions=5, dim=4)
+    strategy = _warm(cls(random_state=0), world, n=50)
+    state = pickle.dumps(strategy)
+    X = world.users(4)
+    bad_users = X.copy()
+    bad_users[1, 2] = np.nan
+    cases = [
+        (
+            ValueError,
+            "X_users contains NaN",
+            lambda: strategy.partial_fit(bad_users, world.ids[:4], [0] * 4),
+        ),
+        (ValueError, "X_users contains NaN", lambda: strategy.decide(bad_users)),
+        (ValueError, "X_users has 7 features.*8", lambda: strategy.predict_proba(X[:, :7])),
+        (
+            ValueError,
+            r"never given: \[999\]",
+            lambda: strategy.partial_fit(X, [100, 999, 101, 102], [0] * 4),
+        ),
+        (
+            ValueError,
+            r"rewards must lie in \[0, 1\]",
+            lambda: strategy.partial_fit(X, world.ids[:4], [0, 2, 0, 0]),
+        ),
+        (
+            ValueError,
+            r"rewards must have shape \(4,\)",
+            lambda: strategy.partial_fit(X, world.ids[:4], [0, 1]),
+        ),
+        (
+            ValueError,
+            r"action_ids must have shape \(4,\)",
+            lambda: strategy.partial_fit(X, world.ids[:3], [0] * 4),
+        ),
+        (
+            TypeError,
+            "action_ids must be integers",
+            lambda: strategy.partial_fit(X, [1.5, 2, 3, 4], [0] * 4),
+        ),
+        (
+            TypeError,
+            "rewards must be numbers",
+            lambda: strategy.partial_fit(X, world.ids[:4], list("abcd")),
+        ),
+        (TypeError, "DataFrame", lambda: strategy.fit(X)),
+        (
+            ValueError,
+            r"lacks the column\(s\) \['reward'\]",
+            lambda: strategy.fit(pd.DataFrame({"action_id": [100], "x": [1.0]})),
+        ),
+        (
+            ValueError,
+            r"not in actions: \[7\]",
+            lambda: strategy.fit(pd.DataFrame({"action_id": [7], "reward": [1.0], "x": [1.0]})),
+        ),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=message):
+            call()
+        assert pickle.dumps(strategy) == state, message
+
+
+def test_invalid_parameters_are_refused_at_the_first_bank():
+    with pytest.raises(ValueError, match="epsilon"):
+        LinUCBStrategy(epsilon=0.0).set_bank((np.arange(2), np.eye(2)))
+    with pytest.raises(ValueError, match="policy"):
+        BootstrapEnsembleStrategy(policy="greedy").set_bank((np.arange(2), np.eye(2)))
