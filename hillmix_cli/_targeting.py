@@ -83,30 +83,25 @@ def _embedder(name: str):
 
 
 def _strategy(args):
-    from hillmix_opt import BootstrapEnsembleStrategy, LinUCBStrategy, RandomStrategy
+    from hillmix_opt import make_strategy
 
+    params = {}
     if args.company_strategy == "linucb":
-        return LinUCBStrategy(
-            alpha=args.alpha, use_pca=args.use_pca, pca_components=args.pca_components
-        )
-    if args.company_strategy == "bootstrapped_dqn":
-        return BootstrapEnsembleStrategy(use_pca=args.use_pca, pca_components=args.pca_components)
-    return RandomStrategy()
+        params["alpha"] = args.alpha
+    if args.company_strategy != "random":
+        params.update(use_pca=args.use_pca, pca_components=args.pca_components)
+    return make_strategy(args.company_strategy, **params)
 
 
 def _ground_truth(args):
-    from hillmix_sim import GMMPreference, LinearPreference, MixtureOfExpertsPreference
+    from hillmix_sim import make_ground_truth
 
-    common = {"min_utility": args.min_utility, "max_utility": args.max_utility}
+    params = {"min_utility": args.min_utility, "max_utility": args.max_utility}
     if args.ground_truth_type == "gmm":
-        return GMMPreference(
-            n_components=args.gmm_components,
-            density_scale_factor=args.density_scale_factor,
-            **common,
+        params.update(
+            n_components=args.gmm_components, density_scale_factor=args.density_scale_factor
         )
-    if args.ground_truth_type == "linear":
-        return LinearPreference(**common)
-    return MixtureOfExpertsPreference(**common)
+    return make_ground_truth(args.ground_truth_type, **params)
 
 
 def _simulator(args, strategy=None, ground_truth=None):

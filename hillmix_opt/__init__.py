@@ -12,8 +12,10 @@ from ._models import ModelWeight
 from ._protocol import ResponseModel
 from ._random_strategy import RandomStrategy
 from ._result import AllocationResult
+from ._strategy_factory import STRATEGIES, make_strategy
 
 __all__ = [
+    "STRATEGIES",
     "AllocationResult",
     "BootstrapEnsembleStrategy",
     "BudgetAllocator",
@@ -23,4 +25,5 @@ __all__ = [
     "RandomStrategy",
     "ResponseModel",
     "ZeroWeightWarning",
+    "make_strategy",
 ]

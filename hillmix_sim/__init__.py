@@ -13,7 +13,12 @@ from ._company import (
 from ._embedding import ActionEmbedder, HashingEmbedder, SentenceTransformerEmbedder
 from ._exceptions import FallbackWarning, OpenAIUnavailableError
 from ._mmm_data import MMMDataGenerator, make_mmm_data
-from ._preferences import GMMPreference, LinearPreference, MixtureOfExpertsPreference
+from ._preferences import (
+    GMMPreference,
+    LinearPreference,
+    MixtureOfExpertsPreference,
+    make_ground_truth,
+)
 from ._users import USER_FEATURES, UserGenerator, user_matrix
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "TemplateActionGenerator",
     "UserGenerator",
     "make_action_bank",
+    "make_ground_truth",
     "make_mmm_data",
     "user_matrix",
 ]

@@ -29,7 +29,7 @@ from hillmix.utils import resolve_seed
 
 from ._actions import ActionBank, TemplateActionGenerator, make_action_bank
 from ._embedding import HashingEmbedder
-from ._preferences import MixtureOfExpertsPreference
+from ._preferences import MixtureOfExpertsPreference, make_ground_truth
 from ._users import NO_DATA_CHECKS, USER_FEATURES, UserGenerator, user_matrix
 
 __all__ = [
@@ -316,10 +316,11 @@ class CompanySimulator(BaseEstimator):
         and ``partial_fit`` (for example :class:`hillmix_opt.LinUCBStrategy`).
         Cloned at the start of a run; it carries what it learns across
         iterations and bank changes.
-    ground_truth : estimator, optional
+    ground_truth : estimator or str, optional
         A preference model (:class:`MixtureOfExpertsPreference` by default,
-        or :class:`GMMPreference`, :class:`LinearPreference`), fitted on the
-        first population and the initial bank.
+        or :class:`GMMPreference`, :class:`LinearPreference`), or its name
+        for :func:`make_ground_truth`; fitted on the first population and
+        the initial bank.
     algorithm : ActionBankAlgorithm, optional
         Proposes each next bank from the logs. Needed when
         ``action_bank_size > 0``.
@@ -363,7 +364,7 @@ class CompanySimulator(BaseEstimator):
 
     _parameter_constraints: dict = {
         "strategy": [HasMethods(["set_bank", "predict_proba", "decide", "partial_fit"])],
-        "ground_truth": [HasMethods(["fit", "click_probability"]), None],
+        "ground_truth": [HasMethods(["fit", "click_probability"]), str, None],
         "algorithm": [HasMethods(["propose_bank"]), None],
         "user_generator": [HasMethods(["fit", "generate"]), None],
         "action_generator": [HasMethods(["generate"]), None],
@@ -484,6 +485,14 @@ class CompanySimulator(BaseEstimator):
                 f"action_bank_size={self.action_bank_size} needs an algorithm that proposes "
                 "new banks; pass algorithm=... or set action_bank_size=0 to keep the bank."
             )
+        if isinstance(self.ground_truth, str):
+            truth = make_ground_truth(self.ground_truth)
+        else:
+            truth = (
+                self.ground_truth if self.ground_truth is not None else MixtureOfExpertsPreference()
+            )
+        seeds = self._seeds()
+        truth = _seed_of(truth, seeds["truth"])
         if data is None:
             data = self.generate_data()
         elif not isinstance(data, SimulationData):
@@ -493,9 +502,6 @@ class CompanySimulator(BaseEstimator):
                 f"data has users for {len(data.users)} iterations; n_iterations is "
                 f"{self.n_iterations}."
             )
-        seeds = self._seeds()
-        truth = clone(self.ground_truth) if self.ground_truth is not None else None
-        truth = _seed_of(truth or MixtureOfExpertsPreference(), seeds["truth"])
         truth.fit(data.users[0], action_embeddings=data.initial_bank.embeddings)
         strategy = _seed_of(self.strategy, seeds["strategy"])
         click_seq = np.random.SeedSequence(seeds["clicks"])

@@ -22,7 +22,13 @@ from hillmix.utils import check_generator
 
 from ._users import user_matrix
 
-__all__ = ["GMMPreference", "LinearPreference", "MixtureOfExpertsPreference"]
+__all__ = [
+    "GROUND_TRUTHS",
+    "GMMPreference",
+    "LinearPreference",
+    "MixtureOfExpertsPreference",
+    "make_ground_truth",
+]
 
 
 def _embeddings_of(actions) -> np.ndarray:
@@ -375,3 +381,39 @@ class LinearPreference(_PreferenceBase):
         mid = 0.5 * (self.min_utility + self.max_utility)
         half = 0.5 * (self.max_utility - self.min_utility)
         return np.clip(mid + half * u / 3.0, self.min_utility, self.max_utility)
+
+
+GROUND_TRUTHS = {
+    "mixture_of_experts": MixtureOfExpertsPreference,
+    "gmm": GMMPreference,
+    "linear": LinearPreference,
+}
+
+
+def make_ground_truth(name: str, **params) -> _PreferenceBase:
+    """A ground truth by name, as the command line and configuration files give it.
+
+    Parameters
+    ----------
+    name : {"mixture_of_experts", "gmm", "linear"}
+    **params
+        Constructor parameters of that class.
+
+    Returns
+    -------
+    ground_truth : estimator
+        Unfitted.
+
+    Examples
+    --------
+    >>> from hillmix_sim import make_ground_truth
+    >>> make_ground_truth("gmm", n_components=3)
+    GMMPreference(n_components=3)
+    """
+    try:
+        cls = GROUND_TRUTHS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown ground truth {name!r}; expected one of {sorted(GROUND_TRUTHS)}."
+        ) from None
+    return cls(**params)

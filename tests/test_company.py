@@ -224,3 +224,19 @@ def test_docs_page_examples_run():
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     result = doctest.testfile(str(page), module_relative=False, optionflags=flags)
     assert result.failed == 0 and result.attempted >= 5
+
+
+def test_unknown_names_are_clear_errors():
+    from hillmix_opt import make_strategy
+    from hillmix_sim import make_ground_truth
+
+    with pytest.raises(ValueError, match="Unknown ground truth 'gaussian'.*'gmm'"):
+        make_ground_truth("gaussian")
+    with pytest.raises(ValueError, match="Unknown ground truth"):
+        small_simulator(ground_truth="gaussian").fit()
+    with pytest.raises(ValueError, match="Unknown strategy 'ucb'.*'linucb'"):
+        make_strategy("ucb")
+    with pytest.raises(ValueError, match="no parameters \\['alpha'\\]"):
+        make_strategy("random", alpha=1.0)
+    results = small_simulator(ground_truth="linear", n_iterations=1).fit().results_
+    assert results.config["ground_truth"] == "linear"

@@ -1,0 +1,52 @@
+"""Strategies by name, as the command line and configuration files give them."""
+
+from __future__ import annotations
+
+from ._ensemble import BootstrapEnsembleStrategy
+from ._linucb import LinUCBStrategy
+from ._random_strategy import RandomStrategy
+
+__all__ = ["STRATEGIES", "make_strategy"]
+
+#: Strategy names (the seed's ``--company_strategy`` values) and their classes.
+STRATEGIES = {
+    "linucb": LinUCBStrategy,
+    "bootstrapped_dqn": BootstrapEnsembleStrategy,
+    "bootstrap_ensemble": BootstrapEnsembleStrategy,
+    "random": RandomStrategy,
+}
+
+
+def make_strategy(name: str, **params):
+    """A targeting strategy by name.
+
+    Parameters
+    ----------
+    name : {"linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random"}
+        ``"bootstrapped_dqn"`` is the seed's name for the bootstrapped
+        ensemble.
+    **params
+        Constructor parameters of that class; parameters it does not have
+        are an error, not silently dropped.
+
+    Returns
+    -------
+    strategy : estimator
+        Unfitted.
+
+    Examples
+    --------
+    >>> from hillmix_opt import make_strategy
+    >>> make_strategy("linucb", alpha=0.5)
+    LinUCBStrategy(alpha=0.5)
+    """
+    try:
+        cls = STRATEGIES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}."
+        ) from None
+    unknown = sorted(set(params) - set(cls().get_params()))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no parameters {unknown}.")
+    return cls(**params)
