@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ._targeting import add_targeting_parser
 
     add_targeting_parser(commands)
+    from ._sim import add_sim_parser
+
+    add_sim_parser(commands)
     return parser
 
 
@@ -60,4 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         from ._targeting import run_targeting
 
         return run_targeting(args, sys.stdout)
+    elif args.command == "sim":
+        from ._sim import run_sim
+
+        return run_sim(args, sys.stdout)
     return 0

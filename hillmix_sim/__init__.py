@@ -19,9 +19,11 @@ from ._preferences import (
     MixtureOfExpertsPreference,
     make_ground_truth,
 )
+from ._retail import TRANSACTION_COLUMNS, RetailData, RetailSimulator, make_retail_data
 from ._users import USER_FEATURES, UserGenerator, user_matrix
 
 __all__ = [
+    "TRANSACTION_COLUMNS",
     "USER_FEATURES",
     "ActionBank",
     "ActionBankAlgorithm",
@@ -35,6 +37,8 @@ __all__ = [
     "MMMDataGenerator",
     "MixtureOfExpertsPreference",
     "OpenAIUnavailableError",
+    "RetailData",
+    "RetailSimulator",
     "SentenceTransformerEmbedder",
     "SimulationData",
     "SimulationResults",
@@ -43,5 +47,6 @@ __all__ = [
     "make_action_bank",
     "make_ground_truth",
     "make_mmm_data",
+    "make_retail_data",
     "user_matrix",
 ]

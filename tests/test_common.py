@@ -25,6 +25,13 @@ FAST_PARAMS = {
         "random_state": 0,
     },
     "MMMDataGenerator": {"n_periods": 20, "n_channels": 2, "random_state": 0},
+    "RetailSimulator": {
+        "n_households": 20,
+        "n_products": 40,
+        "n_categories": 4,
+        "n_stores": 3,
+        "random_state": 0,
+    },
     "HillCurveModel": {"n": 2.0},
     "LinUCBStrategy": {"pca_components": 2, "random_state": 0},
     "BootstrapEnsembleStrategy": {"n_heads": 3, "pca_components": 2, "random_state": 0},

@@ -230,13 +230,13 @@ def test_unknown_names_are_clear_errors():
     from hillmix_opt import make_strategy
     from hillmix_sim import make_ground_truth
 
-    with pytest.raises(ValueError, match="Unknown ground truth 'gaussian'.*'gmm'"):
+    with pytest.raises(ValueError, match=r"Unknown ground truth 'gaussian'.*'gmm'"):
         make_ground_truth("gaussian")
     with pytest.raises(ValueError, match="Unknown ground truth"):
         small_simulator(ground_truth="gaussian").fit()
-    with pytest.raises(ValueError, match="Unknown strategy 'ucb'.*'linucb'"):
+    with pytest.raises(ValueError, match=r"Unknown strategy 'ucb'.*'linucb'"):
         make_strategy("ucb")
-    with pytest.raises(ValueError, match="no parameters \\['alpha'\\]"):
+    with pytest.raises(ValueError, match=r"no parameters \['alpha'\]"):
         make_strategy("random", alpha=1.0)
     results = small_simulator(ground_truth="linear", n_iterations=1).fit().results_
     assert results.config["ground_truth"] == "linear"

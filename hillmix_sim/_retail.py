@@ -1,0 +1,1068 @@
+"""Retail transactions with a known truth: heterogeneous households, promotions and media."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, fields
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import TransformerTags, metadata_routing
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from hillmix import lag_stack
+from hillmix.utils import resolve_seed
+
+from . import _retail_io as rio
+from ._retail_catalog import (
+    Catalog,
+    WeeklyState,
+    draw_catalog,
+    promotions_table,
+    weekly_state,
+)
+from ._retail_engine import (
+    SCALAR_TRAITS,
+    Households,
+    draw_households,
+    simulate_baskets,
+    simulate_trips,
+    trip_rates,
+    trip_uniforms,
+    weekly_totals,
+)
+from ._retail_traits import check_trait
+from ._users import NO_DATA_CHECKS
+
+__all__ = ["TRANSACTION_COLUMNS", "RetailData", "RetailSimulator", "make_retail_data"]
+
+#: The columns of the transactions table: The Complete Journey's names where
+#: the concept is the same (``week`` as in the completejourney packages,
+#: ``day`` as in the original files), then promotion flags.
+TRANSACTION_COLUMNS = (
+    "household_id",
+    "store_id",
+    "basket_id",
+    "product_id",
+    "week",
+    "day",
+    "quantity",
+    "sales_value",
+    "retail_disc",
+    "coupon_disc",
+    "on_display",
+    "on_mailer",
+)
+_TRAIT_PARAMS = (*SCALAR_TRAITS, "media_responsiveness", "base_price", "tpr_depth")
+_STORE_TYPES = ("physical", "online")
+# scikit-learn checks that transform random X (any shape, negative values).
+_SPEND_PLAN_CHECKS = (
+    "check_estimators_dtypes",
+    "check_estimators_pickle",
+    "check_estimators_pickle(readonly_memmap=True)",
+    "check_fit_idempotent",
+    "check_transformer_data_not_an_array",
+    "check_transformer_general",
+    "check_transformer_general(readonly_memmap=True)",
+    "check_transformer_preserve_dtypes",
+)
+# Households per Parquet row group (about 600,000 lines over a year): the
+# unit of memory of to_parquet.
+_ROW_GROUP_HOUSEHOLDS = 1000
+# Households simulated at once by generate() and transform(): bounds the
+# temporaries without changing any draw.
+_WORK_BATCH = 5000
+
+
+@dataclass
+class RetailData:
+    """The tables of a simulated retailer.
+
+    Attributes
+    ----------
+    transactions : pandas.DataFrame
+        One row per product line of a basket: :data:`TRANSACTION_COLUMNS`.
+    households : pandas.DataFrame
+        One row per household with its true traits.
+    products : pandas.DataFrame
+        ``product_id``, ``manufacturer_id``, ``department``, ``brand``,
+        ``product_category``, ``base_price``, ``quality``.
+    stores : pandas.DataFrame
+        ``store_id``, ``store_type`` (``"physical"`` or ``"online"``),
+        ``price_index``, ``traffic_share``.
+    promotions : pandas.DataFrame
+        Promoted products per store and week: ``product_id``, ``store_id``,
+        ``week``, ``on_display``, ``on_mailer``, ``tpr_depth``, ``shelf_price``.
+    weekly : pandas.DataFrame
+        One row per week: ``week``, the spend of each channel,
+        ``mailer_items`` (products in the week's mailer, a control for
+        media-mix models), revenue by store type (``revenue_physical``,
+        ``revenue_online``), ``revenue``, ``baskets``, ``shoppers``
+        (households with a trip) and ``units``.
+    """
+
+    transactions: pd.DataFrame
+    households: pd.DataFrame
+    products: pd.DataFrame
+    stores: pd.DataFrame
+    promotions: pd.DataFrame
+    weekly: pd.DataFrame
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.keys():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def keys(self) -> list[str]:
+        """The table names."""
+        return [f.name for f in fields(self)]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Everything a batch of households needs; picklable, shared by all batches."""
+
+    seed: int
+    catalog: Catalog
+    state: WeeklyState
+    spend: np.ndarray
+    adstock: np.ndarray
+    channels: tuple
+    specs: dict
+    media: dict
+    promo_visit_effect: float
+    promo_quantity_lift: float
+
+
+class RetailSimulator(BaseEstimator):
+    """Retail transactions of heterogeneous households, with a known truth.
+
+    A retailer sells products in categories in physical and online stores,
+    with shelf prices that drift, weekly promotions (temporary price
+    reductions, displays, mailers) and yearly seasonality. Households shop
+    it week by week; each has its own traits, drawn from bounded
+    distributions: how often it shops, how large its baskets are, how it
+    reacts to price, reductions, displays and mailers, how loyal it is to
+    its home store, how much it shops online, and how its trips respond to
+    each media channel's adstocked spend, through a Hill curve whose
+    half-saturation and exponent come from the household's media segment.
+    Added up over households, revenue against a channel's spend is a
+    mixture of Hill curves: the model :class:`hillmix.HillMixtureMMM` fits.
+
+    Each household's randomness is its own counter-based stream, a function
+    of ``random_state`` and its id only, so the data are the same, bit for
+    bit, whatever the batch size and the number of workers.
+
+    Trait distributions are flat tuples ``(family, *parameters, lo, hi)``:
+    ``("beta", a, b, lo, hi)``, ``("lognormal", mu, sigma, lo, hi)`` (of the
+    log), ``("normal", mu, sigma, lo, hi)``, ``("uniform", lo, hi)`` or
+    ``("constant", value)``; ``set_params`` replaces any of them, so a tuner
+    can search every one. See :doc:`/retail` for the model in full.
+
+    Parameters
+    ----------
+    n_households : int, default=2500
+        Households (ids ``1 .. n_households``).
+    n_products : int, default=3000
+        Products (ids ``1 .. n_products``), spread evenly over categories.
+    n_categories : int, default=300
+        Product categories; a trip's lines pick a category, then a product.
+    n_stores : int, default=10
+        Stores, online ones included (at most 1000).
+    n_online_stores : int, default=1
+        How many of the stores are online (the last ids); fewer than
+        ``n_stores``.
+    channels : tuple of str, default=("tv", "search", "social")
+        Media channels, the columns of a spend plan.
+    reference_spend : float or tuple of float, default=10000.0
+        A channel's typical weekly spend (one value, or one per channel):
+        the default plan spends around it and the media segments'
+        half-saturation points are multiples of it.
+    adstock_retention : float or tuple of float, default=0.5
+        Geometric adstock retention per week, in [0, 1).
+    adstock_max_lag : int, default=8
+        Weeks over which spend keeps working (normalised weights, as in
+        :func:`hillmix.geometric_adstock`).
+    media_segment_weights : tuple of float, default=(0.5, 0.3, 0.2)
+        Shares of the households in each media segment.
+    media_half_saturation : tuple of float, default=(0.3, 1.0, 3.0)
+        Each segment's half-saturation point, as a multiple of the
+        channel's reference spend (times a channel factor drawn in ``fit``).
+    media_hill_exponent : tuple of float, default=(1.0, 2.0, 3.0)
+        Each segment's Hill exponent.
+    media_half_saturation_spread : float, default=0.25
+        Log-scale standard deviation of a household's half-saturation point
+        around its segment's.
+    media_responsiveness : tuple, default=("lognormal", log(0.1), 0.5, 0.0, 1.0)
+        Relative lift of a household's trip rate when a channel saturates
+        (per household and channel, times the channel's effect).
+    visit_rate : tuple, default=("lognormal", log(0.9), 0.5, 0.05, 5.0)
+        Trips per week without media, at mean seasonality.
+    basket_size : tuple, default=("lognormal", log(8.0), 0.6, 1.0, 80.0)
+        Mean lines per basket (geometric counts).
+    price_sensitivity : tuple, default=("lognormal", log(1.5), 0.4, 0.2, 6.0)
+        Coefficient of ``-log(price)`` in the product choice.
+    promo_responsiveness : tuple, default=("beta", 3.0, 2.0, 0.5, 2.0)
+        How much more a reduction counts than a regular price cut of the
+        same size; also scales stockpiling and mailer-driven trips.
+    display_sensitivity : tuple, default=("beta", 3.0, 3.0, 0.3, 1.2)
+        Utility of a product being on display.
+    mailer_sensitivity : tuple, default=("beta", 2.0, 3.0, 0.0, 1.0)
+        Utility of a product being in the week's mailer.
+    coupon_usage : tuple, default=("beta", 1.0, 4.0, 0.0, 1.0)
+        Chance of redeeming an available manufacturer coupon.
+    quantity : tuple, default=("lognormal", log(1.15), 0.15, 1.0, 3.0)
+        Mean units per line at regular price (geometric counts).
+    store_loyalty : tuple, default=("beta", 5.0, 2.0, 0.0, 1.0)
+        Chance that a trip to a physical store goes to the home store.
+    online_share : tuple, default=("beta", 1.0, 6.0, 0.0, 1.0)
+        Chance that a trip is online.
+    base_price : tuple, default=("lognormal", log(2.5), 0.6, 0.3, 50.0)
+        A category's typical shelf price in dollars (products vary around it).
+    price_volatility : float, default=0.05
+        Log-scale size of a product's occasional permanent price changes.
+    promo_frequency : float, default=0.08
+        Chance that a product is on promotion in a week.
+    tpr_depth : tuple, default=("beta", 2.0, 4.0, 0.05, 0.6)
+        Depth of a temporary price reduction (rounded to 5%).
+    display_share : float, default=0.3
+        Chance that a physical store displays a product it reduces.
+    mailer_share : float, default=0.5
+        Chance that a promotion is in the week's mailer.
+    promo_visit_effect : float, default=0.2
+        Log-lift of trips per unit of relative mailer size, times the
+        household's promotion responsiveness.
+    promo_quantity_lift : float, default=1.0
+        Relative rise of the mean quantity per unit of reduction depth,
+        times the promotion responsiveness.
+    seasonality : float, default=0.1
+        Amplitude (log scale) of the yearly cycle of trips, peaking in week 49.
+    random_state : int, numpy.random.Generator or None, default=None
+        Resolved in :meth:`fit` into the seed of everything.
+    progress : bool, default=False
+        Show a progress bar over batches in :meth:`to_parquet`.
+
+    Attributes
+    ----------
+    seed_ : int
+        The seed all streams derive from.
+    channel_names_ : list of str
+    channels_ : pandas.DataFrame
+        Per channel: ``reference_spend``, ``adstock_retention``, ``effect``
+        (scales households' media responsiveness) and
+        ``half_saturation_factor``.
+    segments_ : pandas.DataFrame
+        Per media segment: ``weight``, ``half_saturation`` (multiple of the
+        reference spend) and ``hill_exponent``.
+    products_ : pandas.DataFrame
+    stores_ : pandas.DataFrame
+    trait_specs_ : dict of str to TraitSpec
+        The validated trait distributions.
+    catalog_ : Catalog
+        The static catalog as the engine uses it.
+
+    See Also
+    --------
+    hillmix.HillMixtureMMM : The model of the weekly revenue this produces.
+    MMMDataGenerator : Weekly media data from a Hill-mixture truth, directly.
+
+    Examples
+    --------
+    >>> from hillmix_sim import RetailSimulator
+    >>> sim = RetailSimulator(n_households=50, n_products=200, n_categories=20,
+    ...                       random_state=0).fit()
+    >>> data = sim.generate(n_weeks=4)
+    >>> list(data.transactions.columns[:4])
+    ['household_id', 'store_id', 'basket_id', 'product_id']
+    >>> data.weekly[["week", "tv", "revenue"]].shape
+    (4, 3)
+    >>> data.transactions.equals(sim.generate(n_weeks=4).transactions)
+    True
+    """
+
+    # fit's reference and transform's spend_plan are the methods' data, not
+    # metadata to route: no set_fit_request / set_transform_request.
+    __metadata_request__fit = {"reference": metadata_routing.UNUSED}
+    __metadata_request__transform = {"spend_plan": metadata_routing.UNUSED}
+
+    _parameter_constraints: dict = {
+        "n_households": [Interval(Integral, 1, None, closed="left")],
+        "n_products": [Interval(Integral, 1, None, closed="left")],
+        "n_categories": [Interval(Integral, 1, None, closed="left")],
+        "n_stores": [Interval(Integral, 1, 1000, closed="both")],
+        "n_online_stores": [Interval(Integral, 0, None, closed="left")],
+        "channels": [tuple, list],
+        "reference_spend": [Interval(Real, 0, None, closed="neither"), tuple, list],
+        "adstock_retention": [Interval(Real, 0, 1, closed="left"), tuple, list],
+        "adstock_max_lag": [Interval(Integral, 1, None, closed="left")],
+        "media_segment_weights": [tuple, list],
+        "media_half_saturation": [tuple, list],
+        "media_hill_exponent": [tuple, list],
+        "media_half_saturation_spread": [Interval(Real, 0, None, closed="left")],
+        **{name: [tuple, list] for name in _TRAIT_PARAMS},
+        "price_volatility": [Interval(Real, 0, None, closed="left")],
+        "promo_frequency": [Interval(Real, 0, 1, closed="both")],
+        "display_share": [Interval(Real, 0, 1, closed="both")],
+        "mailer_share": [Interval(Real, 0, 1, closed="both")],
+        "promo_visit_effect": [Interval(Real, None, None, closed="neither")],
+        "promo_quantity_lift": [Interval(Real, 0, None, closed="left")],
+        "seasonality": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state", np.random.Generator],
+        "progress": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_households: int = 2500,
+        n_products: int = 3000,
+        n_categories: int = 300,
+        n_stores: int = 10,
+        n_online_stores: int = 1,
+        channels: tuple = ("tv", "search", "social"),
+        reference_spend: float | tuple = 10000.0,
+        adstock_retention: float | tuple = 0.5,
+        adstock_max_lag: int = 8,
+        media_segment_weights: tuple = (0.5, 0.3, 0.2),
+        media_half_saturation: tuple = (0.3, 1.0, 3.0),
+        media_hill_exponent: tuple = (1.0, 2.0, 3.0),
+        media_half_saturation_spread: float = 0.25,
+        media_responsiveness: tuple = ("lognormal", math.log(0.1), 0.5, 0.0, 1.0),
+        visit_rate: tuple = ("lognormal", math.log(0.9), 0.5, 0.05, 5.0),
+        basket_size: tuple = ("lognormal", math.log(8.0), 0.6, 1.0, 80.0),
+        price_sensitivity: tuple = ("lognormal", math.log(1.5), 0.4, 0.2, 6.0),
+        promo_responsiveness: tuple = ("beta", 3.0, 2.0, 0.5, 2.0),
+        display_sensitivity: tuple = ("beta", 3.0, 3.0, 0.3, 1.2),
+        mailer_sensitivity: tuple = ("beta", 2.0, 3.0, 0.0, 1.0),
+        coupon_usage: tuple = ("beta", 1.0, 4.0, 0.0, 1.0),
+        quantity: tuple = ("lognormal", math.log(1.15), 0.15, 1.0, 3.0),
+        store_loyalty: tuple = ("beta", 5.0, 2.0, 0.0, 1.0),
+        online_share: tuple = ("beta", 1.0, 6.0, 0.0, 1.0),
+        base_price: tuple = ("lognormal", math.log(2.5), 0.6, 0.3, 50.0),
+        price_volatility: float = 0.05,
+        promo_frequency: float = 0.08,
+        tpr_depth: tuple = ("beta", 2.0, 4.0, 0.05, 0.6),
+        display_share: float = 0.3,
+        mailer_share: float = 0.5,
+        promo_visit_effect: float = 0.2,
+        promo_quantity_lift: float = 1.0,
+        seasonality: float = 0.1,
+        random_state=None,
+        progress: bool = False,
+    ):
+        self.n_households = n_households
+        self.n_products = n_products
+        self.n_categories = n_categories
+        self.n_stores = n_stores
+        self.n_online_stores = n_online_stores
+        self.channels = channels
+        self.reference_spend = reference_spend
+        self.adstock_retention = adstock_retention
+        self.adstock_max_lag = adstock_max_lag
+        self.media_segment_weights = media_segment_weights
+        self.media_half_saturation = media_half_saturation
+        self.media_hill_exponent = media_hill_exponent
+        self.media_half_saturation_spread = media_half_saturation_spread
+        self.media_responsiveness = media_responsiveness
+        self.visit_rate = visit_rate
+        self.basket_size = basket_size
+        self.price_sensitivity = price_sensitivity
+        self.promo_responsiveness = promo_responsiveness
+        self.display_sensitivity = display_sensitivity
+        self.mailer_sensitivity = mailer_sensitivity
+        self.coupon_usage = coupon_usage
+        self.quantity = quantity
+        self.store_loyalty = store_loyalty
+        self.online_share = online_share
+        self.base_price = base_price
+        self.price_volatility = price_volatility
+        self.promo_frequency = promo_frequency
+        self.tpr_depth = tpr_depth
+        self.display_share = display_share
+        self.mailer_share = mailer_share
+        self.promo_visit_effect = promo_visit_effect
+        self.promo_quantity_lift = promo_quantity_lift
+        self.seasonality = seasonality
+        self.random_state = random_state
+        self.progress = progress
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, reference=None, y=None):
+        """Resolve the seed, check the trait distributions, draw the catalog.
+
+        Households are not drawn here: each is drawn from its own stream
+        when a batch needs it, so memory does not grow with their number.
+
+        Parameters
+        ----------
+        reference : object, default=None
+            Observed data to calibrate to. The calibration (to The Complete
+            Journey, by searching the trait distributions) is not part of
+            this version; ``reference`` is ignored.
+        y : None
+            Ignored; present for the estimator API.
+
+        Returns
+        -------
+        self : RetailSimulator
+        """
+        channels = self._check_channels()
+        n_channels = len(channels)
+        if self.n_online_stores >= self.n_stores:
+            raise ValueError(
+                f"n_online_stores={self.n_online_stores} must be below n_stores={self.n_stores}: "
+                "households need a physical home store."
+            )
+        if self.n_products < self.n_categories:
+            raise ValueError(
+                f"n_products={self.n_products} must be at least n_categories={self.n_categories}."
+            )
+        specs = {name: check_trait(name, getattr(self, name)) for name in _TRAIT_PARAMS}
+        reference_spend = _per_channel("reference_spend", self.reference_spend, n_channels)
+        if np.any(reference_spend <= 0):
+            raise ValueError("reference_spend must be > 0.")
+        retention = _per_channel("adstock_retention", self.adstock_retention, n_channels)
+        if np.any((retention < 0) | (retention >= 1)):
+            raise ValueError("adstock_retention must be in [0, 1).")
+        weights = _positive_vector(
+            "media_segment_weights", self.media_segment_weights, allow_zero=True
+        )
+        if weights.sum() <= 0:
+            raise ValueError("media_segment_weights must not all be zero.")
+        half = _positive_vector("media_half_saturation", self.media_half_saturation)
+        exponent = _positive_vector("media_hill_exponent", self.media_hill_exponent)
+        if not weights.size == half.size == exponent.size:
+            raise ValueError(
+                "media_segment_weights, media_half_saturation and media_hill_exponent must have "
+                f"one value per segment, got {weights.size}, {half.size} and {exponent.size}."
+            )
+
+        self.seed_ = resolve_seed(self.random_state)
+        self.trait_specs_ = specs
+        self.channel_names_ = list(channels)
+        self.catalog_ = draw_catalog(
+            self.seed_,
+            n_products=self.n_products,
+            n_categories=self.n_categories,
+            n_stores=self.n_stores,
+            n_online_stores=self.n_online_stores,
+            n_channels=n_channels,
+            base_price=specs["base_price"],
+        )
+        self.channels_ = pd.DataFrame(
+            {
+                "reference_spend": reference_spend,
+                "adstock_retention": retention,
+                "effect": self.catalog_.channel_effect,
+                "half_saturation_factor": self.catalog_.channel_half_saturation,
+            },
+            index=pd.Index(self.channel_names_, name="channel"),
+        )
+        self.segments_ = pd.DataFrame(
+            {"weight": weights / weights.sum(), "half_saturation": half, "hill_exponent": exponent},
+            index=pd.RangeIndex(weights.size, name="segment"),
+        )
+        self.products_ = self.catalog_.products
+        self.stores_ = self.catalog_.stores
+        return self
+
+    def _check_channels(self):
+        channels = self.channels
+        if (
+            len(channels) == 0
+            or not all(isinstance(c, str) and c for c in channels)
+            or len(set(channels)) != len(channels)
+        ):
+            raise ValueError(f"channels must be distinct non-empty strings, got {channels!r}.")
+        reserved = {"week", "mailer_items", "revenue", "baskets", "shoppers", "units"}
+        reserved |= {f"revenue_{t}" for t in _STORE_TYPES}
+        clash = reserved.intersection(channels)
+        if clash:
+            raise ValueError(f"channel names {sorted(clash)} clash with weekly table columns.")
+        return tuple(channels)
+
+    # --------------------------------------------------------------- spend
+    def default_spend(self, n_weeks: int) -> pd.DataFrame:
+        """The default media plan: flighted bursts around the reference spend.
+
+        The first channel runs in flights (several weeks on, several off),
+        the second always on with a varying level, the third in irregular
+        bursts, and so on in turn, so that every channel's spend ranges from
+        zero to a few times its reference.
+
+        Parameters
+        ----------
+        n_weeks : int
+
+        Returns
+        -------
+        spend : DataFrame of shape (n_weeks, n_channels)
+        """
+        check_is_fitted(self, "seed_")
+        n_weeks = _check_n_weeks(n_weeks)
+        rng = np.random.default_rng([self.seed_, 2])
+        reference = self.channels_["reference_spend"].to_numpy()
+        plan = np.zeros((n_weeks, reference.size))
+        for c in range(reference.size):
+            level = reference[c] * rng.lognormal(0.0, 0.6, n_weeks)
+            kind = c % 3
+            if kind == 0:
+                on, weeks_left, t = bool(rng.random() < 0.5), 0, 0
+                while t < n_weeks:
+                    on = not on
+                    weeks_left = int(rng.integers(3, 8)) if on else int(rng.integers(2, 7))
+                    plan[t : t + weeks_left, c] = level[t : t + weeks_left] * 1.5 * on
+                    t += weeks_left
+            elif kind == 1:
+                plan[:, c] = reference[c] * rng.lognormal(-0.2, 0.45, n_weeks)
+            else:
+                plan[:, c] = np.where(rng.random(n_weeks) < 0.45, level * 1.8, 0.0)
+        return pd.DataFrame(np.round(plan, 2), columns=self.channel_names_)
+
+    def _check_spend(self, n_weeks, spend) -> pd.DataFrame:
+        """The spend plan as a (weeks x channels) DataFrame, checked."""
+        check_is_fitted(self, "seed_")
+        if spend is None:
+            if n_weeks is None:
+                raise ValueError("Give n_weeks, or a spend plan whose rows are the weeks.")
+            return self.default_spend(n_weeks)
+        names = self.channel_names_
+        if isinstance(spend, pd.DataFrame):
+            columns = [str(c) for c in spend.columns]
+            unknown = [c for c in columns if c not in names]
+            if unknown:
+                raise ValueError(
+                    f"Unknown channel(s) {unknown} in the spend plan; expected {names}."
+                )
+            values = spend.to_numpy(dtype=np.float64, na_value=np.nan)
+            frame = pd.DataFrame(0.0, index=range(len(spend)), columns=names)
+            frame[columns] = values
+        else:
+            values = np.asarray(spend, dtype=np.float64)
+            if values.ndim == 1:
+                raise ValueError(
+                    "Expected a 2-D spend plan (weeks x channels), got a 1-D array. "
+                    "Reshape your data with array.reshape(-1, 1) for a single channel."
+                )
+            if values.ndim != 2 or values.shape[1] != len(names):
+                raise ValueError(
+                    f"spend must be a DataFrame or an array of shape (n_weeks, {len(names)}) "
+                    f"with columns {names}, got shape {values.shape}."
+                )
+            frame = pd.DataFrame(values, columns=names)
+        if len(frame) == 0:
+            raise ValueError("The spend plan has no weeks.")
+        if not np.all(np.isfinite(frame.to_numpy())):
+            raise ValueError("The spend plan has NaN or infinite values.")
+        if np.any(frame.to_numpy() < 0):
+            bad = [c for c in names if (frame[c] < 0).any()]
+            raise ValueError(f"Negative spend in channel(s) {bad}: spend must be >= 0.")
+        if n_weeks is not None and _check_n_weeks(n_weeks) != len(frame):
+            raise ValueError(f"n_weeks={n_weeks} but the spend plan has {len(frame)} weeks.")
+        return frame
+
+    def _adstock(self, spend: np.ndarray) -> np.ndarray:
+        retention = self.channels_["adstock_retention"].to_numpy()
+        lags = np.arange(self.adstock_max_lag)[:, None]
+        weights = retention[None, :] ** lags
+        weights /= weights.sum(axis=0)
+        return np.einsum("ltc,lc->tc", lag_stack(spend, self.adstock_max_lag), weights)
+
+    def _context(self, spend: pd.DataFrame) -> _Context:
+        n_weeks = len(spend)
+        values = spend.to_numpy(dtype=np.float64)
+        state = weekly_state(
+            self.catalog_,
+            self.seed_,
+            n_weeks,
+            price_volatility=self.price_volatility,
+            promo_frequency=self.promo_frequency,
+            tpr_depth=self.trait_specs_["tpr_depth"],
+            display_share=self.display_share,
+            mailer_share=self.mailer_share,
+            seasonality=self.seasonality,
+        )
+        segments = self.segments_
+        return _Context(
+            seed=self.seed_,
+            catalog=self.catalog_,
+            state=state,
+            spend=values,
+            adstock=self._adstock(values),
+            channels=tuple(self.channel_names_),
+            specs={name: self.trait_specs_[name] for name in SCALAR_TRAITS},
+            media={
+                "segment_weights": segments["weight"].to_numpy(),
+                "segment_half_saturation": segments["half_saturation"].to_numpy(),
+                "segment_exponent": segments["hill_exponent"].to_numpy(),
+                "half_saturation_spread": float(self.media_half_saturation_spread),
+                "media_responsiveness": self.trait_specs_["media_responsiveness"],
+                "reference_spend": self.channels_["reference_spend"].to_numpy(),
+            },
+            promo_visit_effect=float(self.promo_visit_effect),
+            promo_quantity_lift=float(self.promo_quantity_lift),
+        )
+
+    # ------------------------------------------------------------ outputs
+    def generate(self, n_weeks: int | None = None, spend=None) -> RetailData:
+        """Simulate every household for ``n_weeks`` weeks, in memory.
+
+        Parameters
+        ----------
+        n_weeks : int, optional
+            Weeks to simulate; defaults to the rows of ``spend``.
+        spend : DataFrame or array-like of shape (n_weeks, n_channels), default=None
+            Media spend per week and channel (a DataFrame may give a subset
+            of the channels; the others spend nothing). ``None`` uses
+            :meth:`default_spend`.
+
+        Returns
+        -------
+        data : RetailData
+        """
+        plan = self._check_spend(n_weeks, spend)
+        ctx = self._context(plan)
+        lines, traits, totals = [], [], []
+        for start in range(0, self.n_households, _WORK_BATCH):
+            stop = min(start + _WORK_BATCH, self.n_households)
+            hh, trips, baskets = _simulate(ctx, start, stop, collect_lines=True)
+            lines.append(baskets.lines)
+            traits.append(_household_columns(hh, ctx))
+            totals.append(weekly_totals(baskets, trips))
+        transactions = pd.DataFrame(
+            {name: _concat([part[name] for part in lines]) for name in TRANSACTION_COLUMNS}
+        )
+        households = pd.DataFrame({k: _concat([part[k] for part in traits]) for k in traits[0]})
+        return RetailData(
+            transactions=transactions,
+            households=households,
+            products=self.products_.copy(),
+            stores=self.stores_.copy(),
+            promotions=promotions_table(self.catalog_, ctx.state),
+            weekly=_weekly_frame(_sum_totals(totals), plan, ctx.state),
+        )
+
+    def transform(self, spend_plan) -> pd.DataFrame:
+        """The weekly outcome of a spend plan, without keeping transactions.
+
+        Parameters
+        ----------
+        spend_plan : DataFrame or array-like of shape (n_weeks, n_channels)
+
+        Returns
+        -------
+        weekly : DataFrame
+            As :attr:`RetailData.weekly`; equal to ``generate(spend=spend_plan).weekly``.
+        """
+        plan = self._check_spend(None, spend_plan)
+        ctx = self._context(plan)
+        totals = []
+        for start in range(0, self.n_households, _WORK_BATCH):
+            stop = min(start + _WORK_BATCH, self.n_households)
+            _, trips, baskets = _simulate(ctx, start, stop, collect_lines=False)
+            totals.append(weekly_totals(baskets, trips))
+        return _weekly_frame(_sum_totals(totals), plan, ctx.state)
+
+    def household_traits(self, household_ids=None) -> pd.DataFrame:
+        """The true traits of households, by id.
+
+        Parameters
+        ----------
+        household_ids : array-like of int, default=None
+            Ids in ``1 .. n_households``; all when None.
+
+        Returns
+        -------
+        households : DataFrame
+            As :attr:`RetailData.households`.
+        """
+        check_is_fitted(self, "seed_")
+        if household_ids is None:
+            ids = np.arange(1, self.n_households + 1, dtype=np.int64)
+        else:
+            ids = np.asarray(household_ids, dtype=np.int64).ravel()
+            if np.any((ids < 1) | (ids > self.n_households)):
+                raise ValueError(f"household ids must be in 1 .. {self.n_households}.")
+        ctx = self._context(self.default_spend(1))
+        return pd.DataFrame(_household_columns(_draw(ctx, ids), ctx))
+
+    def true_response(self, channel, spend_grid, *, n_weeks: int = 52, spend=None) -> pd.DataFrame:
+        """Counterfactual weekly revenue as one channel's spend varies.
+
+        The channel's spend is held at each grid value for ``n_weeks``
+        weeks (so its adstock is at steady state), the other channels at
+        their mean over the plan, and all households are simulated with the
+        same random numbers at every grid point: only the trips that media
+        add or remove differ, so the curve is smooth in the spend.
+        ``contribution`` is revenue minus revenue at zero spend of the
+        channel, the quantity a media-mix model's response curve estimates.
+
+        Parameters
+        ----------
+        channel : str
+            A name in ``channel_names_``.
+        spend_grid : array-like of shape (n_points,)
+            Weekly spend values, >= 0.
+        n_weeks : int, default=52
+            Weeks to average over (a year averages out seasonality).
+        spend : DataFrame or array-like, default=None
+            The plan whose means the other channels keep; the default plan
+            over ``n_weeks`` weeks when None.
+
+        Returns
+        -------
+        response : DataFrame
+            ``spend``, mean weekly ``revenue_physical``, ``revenue_online``,
+            ``revenue``, and ``contribution_physical``,
+            ``contribution_online``, ``contribution``.
+        """
+        check_is_fitted(self, "seed_")
+        if channel not in self.channel_names_:
+            raise ValueError(f"Unknown channel {channel!r}; expected one of {self.channel_names_}.")
+        grid = np.asarray(spend_grid, dtype=np.float64)
+        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+            raise ValueError("spend_grid must be a non-empty 1-D array of finite values >= 0.")
+        n_weeks = _check_n_weeks(n_weeks)
+        plan = self._check_spend(None if spend is not None else n_weeks, spend)
+        c = self.channel_names_.index(channel)
+        points = np.concatenate([[0.0], grid])
+        levels = np.tile(plan.to_numpy().mean(axis=0), (points.size, 1))
+        levels[:, c] = points
+        constant = pd.DataFrame(np.zeros((n_weeks, len(self.channel_names_))), columns=plan.columns)
+        ctx = self._context(constant)
+        revenue = np.zeros((points.size, len(_STORE_TYPES)))
+        for start in range(0, self.n_households, _WORK_BATCH):
+            stop = min(start + _WORK_BATCH, self.n_households)
+            revenue += _counterfactual_cents(ctx, start, stop, levels)
+        revenue /= 100.0 * n_weeks
+        frame = pd.DataFrame({"spend": grid})
+        for j, store_type in enumerate(_STORE_TYPES):
+            frame[f"revenue_{store_type}"] = revenue[1:, j]
+        frame["revenue"] = revenue[1:].sum(axis=1)
+        for j, store_type in enumerate(_STORE_TYPES):
+            frame[f"contribution_{store_type}"] = revenue[1:, j] - revenue[0, j]
+        frame["contribution"] = revenue[1:].sum(axis=1) - revenue[0].sum()
+        return frame
+
+    def to_parquet(
+        self,
+        path,
+        n_weeks: int | None = None,
+        spend=None,
+        *,
+        batch_size: int = 5000,
+        n_jobs: int | None = None,
+    ) -> Path:
+        """Stream batches of households to a partitioned Parquet dataset.
+
+        Memory holds one batch per worker, whatever the number of
+        households. Work goes through joblib, so any joblib backend runs it
+        (loky by default; ``joblib.parallel_config(backend="dask")`` for a
+        dask.distributed cluster). An interrupted run is resumed by calling
+        again with the same arguments (and a simulator with the same
+        parameters and seed): finished batches are kept, the others
+        rewritten, and every household appears exactly once. Files appear
+        under their final names only when complete, and ``_SUCCESS`` only
+        when the whole dataset is. The data are the same as
+        :meth:`generate`'s, whatever ``batch_size`` and ``n_jobs``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A new or empty directory, or one this method was writing to.
+        n_weeks : int, optional
+            Weeks; defaults to the rows of ``spend``.
+        spend : DataFrame or array-like of shape (n_weeks, n_channels), default=None
+            As in :meth:`generate`.
+        batch_size : int, default=5000
+            Households per batch (and per Parquet file).
+        n_jobs : int, default=None
+            Parallel workers, as joblib counts them (None is one, -1 all cores).
+
+        Returns
+        -------
+        path : Path
+            The dataset directory. Read it with ``pandas.read_parquet(path /
+            "transactions")`` (a ``batch`` column says which file a row is from).
+        """
+        if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if n_jobs is not None and (not isinstance(n_jobs, Integral) or n_jobs == 0):
+            raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
+        plan = self._check_spend(n_weeks, spend)
+        rio.check_writable(path)
+        starts = list(range(0, self.n_households, int(batch_size)))
+        manifest = {
+            "n_households": int(self.n_households),
+            "n_weeks": len(plan),
+            "batch_size": int(batch_size),
+            "n_batches": len(starts),
+            "seed": int(self.seed_),
+            "params": self._fingerprint(),
+            "spend": hashlib.sha256(plan.to_numpy().tobytes()).hexdigest(),
+        }
+        root = rio.open_dataset_dir(path, manifest)
+        ctx = self._context(plan)
+        for name, table in (
+            ("products", self.products_),
+            ("stores", self.stores_),
+            ("promotions", promotions_table(self.catalog_, ctx.state)),
+            ("spend", plan.assign(week=np.arange(1, len(plan) + 1))),
+        ):
+            rio.write_table_atomic(
+                pa.Table.from_pandas(table, preserve_index=False), root / f"{name}.parquet"
+            )
+        pending = [i for i in range(len(starts)) if not rio.batch_done(root, i)]
+        for i in pending:
+            rio.clear_batch(root, i)
+        tasks = (
+            delayed(_write_parquet_batch)(
+                ctx, root, i, starts[i], min(starts[i] + batch_size, self.n_households)
+            )
+            for i in pending
+        )
+        runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+        for _ in tqdm(runs, total=len(pending), disable=not self.progress, desc="batches"):
+            pass
+        missing = [i for i in range(len(starts)) if not rio.batch_done(root, i)]
+        if missing:
+            raise RuntimeError(f"batches {missing} of {str(root)!r} were not written.")
+        parts = (rio.read_weekly_part(root, i) for i in range(len(starts)))
+        totals = [
+            {name: part.column(name).to_numpy() for name in part.column_names} for part in parts
+        ]
+        weekly = _weekly_frame(_sum_totals(totals), plan, ctx.state)
+        rio.write_table_atomic(
+            pa.Table.from_pandas(weekly, preserve_index=False), root / "weekly.parquet"
+        )
+        rio.write_json_atomic({"complete": True}, root / rio.SUCCESS)
+        return root
+
+    def _fingerprint(self) -> str:
+        params = self.get_params()
+        params.pop("progress")
+        params["random_state"] = int(self.seed_)
+        return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()
+
+    def _expected_failed_checks(self):
+        failures = dict.fromkeys(
+            NO_DATA_CHECKS,
+            "fit takes no data (reference is ignored): the retailer comes from random_state",
+        )
+        failures.update(
+            dict.fromkeys(
+                _SPEND_PLAN_CHECKS,
+                "transform takes a spend plan, non-negative with one column per channel; "
+                "these checks transform random data of other shapes and signs",
+            )
+        )
+        failures.update(
+            dict.fromkeys(
+                ("check_methods_sample_order_invariance", "check_methods_subset_invariance"),
+                "transform's rows are consecutive weeks: adstock carries spend into later "
+                "weeks, so reordering or dropping rows changes the outcome",
+            )
+        )
+        return failures
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        # transform() maps a spend plan to weekly outcomes.
+        tags.transformer_tags = TransformerTags()
+        return tags
+
+
+def make_retail_data(
+    n_households: int = 2500,
+    n_weeks: int = 53,
+    spend=None,
+    random_state=None,
+    **params,
+) -> tuple[RetailData, RetailSimulator]:
+    """Simulate a retailer's transactions with a known truth.
+
+    A functional shortcut for :class:`RetailSimulator`, in the shape of
+    ``sklearn.datasets.make_*``.
+
+    Parameters
+    ----------
+    n_households : int, default=2500
+    n_weeks : int, default=53
+    spend : DataFrame or array-like of shape (n_weeks, n_channels), default=None
+        Media spend; the default flighted plan when None.
+    random_state : int, numpy.random.Generator or None, default=None
+    **params
+        Any other :class:`RetailSimulator` parameter.
+
+    Returns
+    -------
+    data : RetailData
+    simulator : RetailSimulator
+        The fitted simulator: ``true_response``, ``household_traits``, ...
+
+    Examples
+    --------
+    >>> from hillmix_sim import make_retail_data
+    >>> data, sim = make_retail_data(n_households=20, n_weeks=3, n_products=100,
+    ...                              n_categories=10, random_state=0)
+    >>> sorted(data.transactions["week"].unique().tolist())
+    [1, 2, 3]
+    """
+    sim = RetailSimulator(n_households=n_households, random_state=random_state, **params).fit()
+    n_weeks = None if spend is not None else n_weeks
+    return sim.generate(n_weeks, spend), sim
+
+
+# ------------------------------------------------------------------ helpers
+def _check_n_weeks(n_weeks) -> int:
+    if not isinstance(n_weeks, Integral) or isinstance(n_weeks, bool) or n_weeks < 1:
+        raise ValueError(f"n_weeks must be a positive integer, got {n_weeks!r}.")
+    return int(n_weeks)
+
+
+def _per_channel(name, value, n_channels) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if values.size == 1:
+        values = np.repeat(values, n_channels)
+    if values.shape != (n_channels,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must be one finite number or one per channel, got {value!r}.")
+    return values
+
+
+def _positive_vector(name, value, allow_zero=False) -> np.ndarray:
+    try:
+        values = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a tuple of numbers, got {value!r}.") from exc
+    bad = values < 0 if allow_zero else values <= 0
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)) or np.any(bad):
+        sign = ">= 0" if allow_zero else "> 0"
+        raise ValueError(
+            f"{name} must be a non-empty tuple of finite numbers {sign}, got {value!r}."
+        )
+    return values
+
+
+def _draw(ctx: _Context, ids: np.ndarray) -> Households:
+    return draw_households(ctx.seed, ids, ctx.specs, ctx.catalog, **ctx.media)
+
+
+def _simulate(ctx: _Context, start: int, stop: int, collect_lines: bool):
+    hh = _draw(ctx, np.arange(start + 1, stop + 1, dtype=np.int64))
+    rate = trip_rates(hh, ctx.state, ctx.adstock, ctx.promo_visit_effect)
+    trips = simulate_trips(trip_uniforms(ctx.seed, hh, ctx.state.n_weeks), rate)
+    baskets = simulate_baskets(
+        ctx.seed,
+        hh,
+        trips,
+        ctx.catalog,
+        ctx.state,
+        promo_quantity_lift=ctx.promo_quantity_lift,
+        collect_lines=collect_lines,
+    )
+    return hh, trips, baskets
+
+
+def _counterfactual_cents(ctx: _Context, start, stop, levels) -> np.ndarray:
+    """Total cents by store type at each constant spend level, common random numbers."""
+    hh = _draw(ctx, np.arange(start + 1, stop + 1, dtype=np.int64))
+    n_weeks = ctx.state.n_weeks
+    u = trip_uniforms(ctx.seed, hh, n_weeks)
+    trips = []
+    for level in levels:
+        adstock = np.broadcast_to(level, (n_weeks, level.size))
+        trips.append(simulate_trips(u, trip_rates(hh, ctx.state, adstock, ctx.promo_visit_effect)))
+    most = np.max(trips, axis=0)
+    baskets = simulate_baskets(
+        ctx.seed,
+        hh,
+        most,
+        ctx.catalog,
+        ctx.state,
+        promo_quantity_lift=ctx.promo_quantity_lift,
+        collect_lines=False,
+    )
+    out = np.zeros((len(levels), len(_STORE_TYPES)))
+    for g, count in enumerate(trips):
+        # A basket happens at this spend level if its trip number is below
+        # the week's trip count there.
+        kept = baskets.trip < count[baskets.household, baskets.week]
+        for j, online in enumerate((False, True)):
+            out[g, j] = baskets.cents[kept & (baskets.online == online)].sum()
+    return out
+
+
+def _household_columns(hh: Households, ctx: _Context) -> dict:
+    columns = {
+        "household_id": hh.ids,
+        "home_store_id": ctx.catalog.store_ids[hh.home_store],
+        "media_segment": hh.segment.astype(np.int64),
+    }
+    columns.update(hh.traits)
+    for c, name in enumerate(ctx.channels):
+        columns[f"media_responsiveness_{name}"] = hh.media_responsiveness[:, c]
+        columns[f"half_saturation_{name}"] = hh.half_saturation[:, c]
+        columns[f"hill_exponent_{name}"] = hh.hill_exponent[:, c]
+    return columns
+
+
+def _concat(parts):
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _sum_totals(totals: list[dict]) -> dict:
+    keys = [k for k in totals[0] if k != "week"]
+    return {k: np.sum([t[k] for t in totals], axis=0).astype(np.int64) for k in keys}
+
+
+def _weekly_frame(totals: dict, plan: pd.DataFrame, state: WeeklyState) -> pd.DataFrame:
+    n_weeks = len(plan)
+    frame = pd.DataFrame({"week": np.arange(1, n_weeks + 1, dtype=np.int64)})
+    for name in plan.columns:
+        frame[name] = plan[name].to_numpy()
+    frame["mailer_items"] = state.mailer_items
+    physical, online = totals["cents_physical"], totals["cents_online"]
+    frame["revenue_physical"] = physical / 100.0
+    frame["revenue_online"] = online / 100.0
+    frame["revenue"] = (physical + online) / 100.0
+    for name in ("baskets", "shoppers", "units"):
+        frame[name] = totals[name]
+    return frame
+
+
+def _write_parquet_batch(ctx: _Context, root: Path, index: int, start: int, stop: int) -> int:
+    """Simulate one batch and write its files and marker; runs in a worker.
+
+    Households go through in row groups, so a worker holds one row group's
+    transactions, whatever the batch size.
+    """
+    households, totals = [], []
+
+    def row_groups():
+        for first in range(start, stop, _ROW_GROUP_HOUSEHOLDS):
+            last = min(first + _ROW_GROUP_HOUSEHOLDS, stop)
+            hh, trips, baskets = _simulate(ctx, first, last, collect_lines=True)
+            households.append(_household_columns(hh, ctx))
+            totals.append(weekly_totals(baskets, trips))
+            yield pa.table({name: baskets.lines[name] for name in TRANSACTION_COLUMNS})
+
+    def rest():
+        weekly = _sum_totals(totals)
+        weekly["week"] = np.arange(1, ctx.state.n_weeks + 1, dtype=np.int64)
+        columns = {k: _concat([part[k] for part in households]) for k in households[0]}
+        return {"households": pa.table(columns), "_weekly": pa.table(weekly)}
+
+    rio.write_batch(root, index, row_groups(), rest)
+    return index
