@@ -45,12 +45,12 @@ def run_sim(args, stream) -> int:
 
     sim = RetailSimulator(
         n_households=args.households, random_state=args.seed, progress=not args.no_progress
-    ).fit()
+    )
     try:
-        path = sim.to_parquet(
+        path = sim.fit().to_parquet(
             args.out, n_weeks=args.weeks, batch_size=args.batch_size, n_jobs=args.jobs
         )
-    except (ValueError, PermissionError) as exc:
+    except (ValueError, OSError) as exc:
         # Bad arguments or an unusable directory: a message, not a traceback.
         print(f"hillmix sim generate: error: {exc}", file=sys.stderr)
         return 2

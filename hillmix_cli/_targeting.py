@@ -8,7 +8,9 @@ from pathlib import Path
 
 __all__ = ["add_targeting_parser", "run_targeting"]
 
-STRATEGIES = ("linucb", "bootstrapped_dqn", "random")
+# Kept literal so that `hillmix --help` need not import the libraries; a
+# test checks them against hillmix_opt.STRATEGIES and hillmix_sim.GROUND_TRUTHS.
+STRATEGIES = ("linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random")
 GROUND_TRUTHS = ("mixture_of_experts", "gmm", "linear")
 EMBEDDERS = ("hashing", "openai", "sentence-transformer", "auto")
 

@@ -5,6 +5,7 @@ May import :mod:`hillmix`; never imports :mod:`hillmix_opt`.
 
 from ._actions import ActionBank, LLMActionGenerator, TemplateActionGenerator, make_action_bank
 from ._company import (
+    USER_SCORE_COLUMNS,
     ActionBankAlgorithm,
     CompanySimulator,
     SimulationData,
@@ -25,6 +26,7 @@ from ._users import USER_FEATURES, UserGenerator, user_matrix
 __all__ = [
     "TRANSACTION_COLUMNS",
     "USER_FEATURES",
+    "USER_SCORE_COLUMNS",
     "ActionBank",
     "ActionBankAlgorithm",
     "ActionEmbedder",

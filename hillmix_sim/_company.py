@@ -10,6 +10,7 @@ Strategies and algorithms are passed in: this module never imports
 
 from __future__ import annotations
 
+import copy as _copy
 import json
 import os
 import shutil
@@ -33,11 +34,18 @@ from ._preferences import MixtureOfExpertsPreference, make_ground_truth
 from ._users import NO_DATA_CHECKS, USER_FEATURES, UserGenerator, user_matrix
 
 __all__ = [
+    "USER_SCORE_COLUMNS",
     "ActionBankAlgorithm",
     "CompanySimulator",
     "SimulationData",
     "SimulationResults",
 ]
+
+
+#: Columns of the logs holding the users' normal scores (:func:`user_matrix`),
+#: the features strategies see; warm-start a strategy from a log with
+#: ``strategy.fit(log, feature_columns=USER_SCORE_COLUMNS)``.
+USER_SCORE_COLUMNS = tuple(f"z_{name}" for name in USER_FEATURES)
 
 
 @runtime_checkable
@@ -178,8 +186,9 @@ class SimulationResults:
         each user), ``best_single_action_reward``, ``random_reward`` and
         ``regret`` (oracle minus expected).
     observations : list of pandas.DataFrame
-        The logs: user features, ``action_id``, ``propensity``, ``reward``,
-        and the true ``click_probability`` of the chosen action.
+        The logs: user features (raw, and as the normal scores strategies
+        see, :data:`USER_SCORE_COLUMNS`), ``action_id``, ``propensity``,
+        ``reward``, and the true ``click_probability`` of the chosen action.
     banks : list of ActionBank
         The bank each iteration targeted with.
     new_banks : list of ActionBank or None
@@ -298,12 +307,21 @@ class SimulationResults:
         return ax
 
 
-def _seed_of(estimator, seed):
-    """A clone whose unset random_state is filled from the simulation's seed."""
-    est = clone(estimator)
-    if "random_state" in est.get_params() and est.get_params()["random_state"] is None:
-        est.set_params(random_state=seed)
-    return est
+def _seed_of(component, seed):
+    """A copy whose unset random_state is filled from the simulation's seed.
+
+    Estimators are cloned; other components (duck-typed generators) are
+    copied, so the caller's object is never advanced or changed.
+    """
+    if hasattr(component, "get_params"):
+        copy = clone(component, safe=False)
+        if copy.get_params().get("random_state", 0) is None:
+            copy.set_params(random_state=seed)
+        return copy
+    copy = _copy.copy(component)
+    if getattr(copy, "random_state", 0) is None:
+        copy.random_state = seed
+    return copy
 
 
 class CompanySimulator(BaseEstimator):
@@ -327,13 +345,15 @@ class CompanySimulator(BaseEstimator):
     user_generator : UserGenerator, optional
     action_generator : object with ``generate(n)``, optional
         Writes the initial bank's texts; :class:`TemplateActionGenerator` by
-        default (offline).
+        default (offline). Its ``random_state``, when None, is set from the
+        simulation's.
     embedder : object with ``embed(texts)``, optional
         :class:`HashingEmbedder` by default (offline and deterministic);
         pass an :class:`ActionEmbedder` for OpenAI embeddings.
     n_iterations : int, default=4
     n_users : int, default=10000
-        Users per iteration.
+        Users per iteration (when the run draws its own data; a run on
+        :class:`SimulationData` takes every user of each iteration).
     n_initial_actions : int, default=30
     action_bank_size : int, default=0
         Size of each new bank; 0 keeps the initial bank throughout (the
@@ -354,12 +374,18 @@ class CompanySimulator(BaseEstimator):
 
     Examples
     --------
-    See :doc:`/targeting` for a full run; the common pattern is
+    >>> from hillmix_opt import LinUCBStrategy
+    >>> from hillmix_sim import CompanySimulator
+    >>> sim = CompanySimulator(strategy=LinUCBStrategy(), n_iterations=2, n_users=500,
+    ...                        n_initial_actions=5, random_state=0)
+    >>> results = sim.run()
+    >>> list(results.iterations["iteration"])
+    [0, 1]
+    >>> len(results.observations[1])
+    500
 
-    >>> from hillmix_sim import CompanySimulator  # doctest: +SKIP
-    >>> from hillmix_opt import LinUCBStrategy  # doctest: +SKIP
-    >>> sim = CompanySimulator(strategy=LinUCBStrategy(), random_state=0)  # doctest: +SKIP
-    >>> results = sim.run("results/run_0")  # doctest: +SKIP
+    See :doc:`/targeting` for the loop, the results layout and a learning
+    curve.
     """
 
     _parameter_constraints: dict = {
@@ -374,7 +400,7 @@ class CompanySimulator(BaseEstimator):
         "n_initial_actions": [Interval(Integral, 1, None, closed="left")],
         "action_bank_size": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
+        "random_state": ["random_state", np.random.Generator],
         "progress": ["boolean"],
     }
 
@@ -411,8 +437,9 @@ class CompanySimulator(BaseEstimator):
 
     # -- data -----------------------------------------------------------------
 
-    def _seeds(self):
-        root = np.random.SeedSequence(resolve_seed(self.random_state))
+    @staticmethod
+    def _seeds(root_seed: int) -> dict:
+        root = np.random.SeedSequence(root_seed)
         names = ("data", "truth", "strategy", "clicks", "algorithm")
         return {n: int(s.generate_state(1)[0]) for n, s in zip(names, root.spawn(5), strict=True)}
 
@@ -426,27 +453,35 @@ class CompanySimulator(BaseEstimator):
         Parameters
         ----------
         path : str or Path, optional
-            Where to save the data (see :meth:`SimulationData.save`).
+            Where to save the data (see :meth:`SimulationData.save`); a used
+            or unwritable directory is refused before anything is drawn.
 
         Returns
         -------
         data : SimulationData
         """
         self._validate_params()
-        seed = self._seeds()["data"]
-        users_rng, actions_rng = np.random.SeedSequence(seed).spawn(2)
-        generator = _seed_of(
-            self.user_generator if self.user_generator is not None else UserGenerator(),
-            int(users_rng.generate_state(1)[0]),
-        ).fit()
+        if path is not None:
+            _, tmp = _fresh_target(path)
+            shutil.rmtree(tmp)
+        data = self._generate_data(self._seeds(resolve_seed(self.random_state))["data"])
+        if path is not None:
+            data.save(path)
+        return data
+
+    def _generate_data(self, seed: int) -> SimulationData:
+        users_seed, actions_seed = (
+            int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2)
+        )
+        user_generator = self.user_generator if self.user_generator is not None else UserGenerator()
+        generator = _seed_of(user_generator, users_seed).fit()
         users = [generator.generate(self.n_users, iteration=i) for i in range(self.n_iterations)]
-        if self.action_generator is not None:
-            texts = self.action_generator.generate(self.n_initial_actions)
-        else:
-            action_seed = int(actions_rng.generate_state(1)[0])
-            texts = TemplateActionGenerator(random_state=action_seed).generate(
-                self.n_initial_actions
-            )
+        action_generator = (
+            self.action_generator
+            if self.action_generator is not None
+            else TemplateActionGenerator()
+        )
+        texts = _seed_of(action_generator, actions_seed).generate(self.n_initial_actions)
         embedder = self.embedder if self.embedder is not None else HashingEmbedder()
         bank = make_action_bank(texts, embedder)
         config = {
@@ -454,13 +489,12 @@ class CompanySimulator(BaseEstimator):
             "n_users": self.n_users,
             "n_initial_actions": self.n_initial_actions,
             "random_state": seed,
-            "embedder": type(embedder).__name__,
+            "user_generator": repr(generator),
+            "action_generator": repr(action_generator),
+            "embedder": repr(embedder),
             "embedding_dim": bank.embedding_dim,
         }
-        data = SimulationData(users=users, initial_bank=bank, config=config)
-        if path is not None:
-            data.save(path)
-        return data
+        return SimulationData(users=users, initial_bank=bank, config=config)
 
     # -- the run -------------------------------------------------------------
 
@@ -491,10 +525,11 @@ class CompanySimulator(BaseEstimator):
             truth = (
                 self.ground_truth if self.ground_truth is not None else MixtureOfExpertsPreference()
             )
-        seeds = self._seeds()
+        root_seed = resolve_seed(self.random_state)
+        seeds = self._seeds(root_seed)
         truth = _seed_of(truth, seeds["truth"])
         if data is None:
-            data = self.generate_data()
+            data = self._generate_data(seeds["data"])
         elif not isinstance(data, SimulationData):
             data = SimulationData.load(data)
         if len(data.users) < self.n_iterations:
@@ -519,7 +554,7 @@ class CompanySimulator(BaseEstimator):
         )
         click_streams = click_seq.spawn(self.n_iterations)
         for i in tqdm(range(self.n_iterations), disable=not self.progress, desc="iterations"):
-            users = data.users[i].iloc[: self.n_users]
+            users = data.users[i]
             # One uniform per user, drawn up front: clicks do not depend on
             # the batch size.
             uniforms = np.random.default_rng(click_streams[i]).random(len(users))
@@ -549,6 +584,7 @@ class CompanySimulator(BaseEstimator):
         config = {
             **self._config(),
             "data": data.config,
+            "root_seed": root_seed,
             "seeds": seeds,
         }
         self.ground_truth_ = truth
@@ -599,12 +635,15 @@ class CompanySimulator(BaseEstimator):
             elif value is None or isinstance(value, bool | int | float | str):
                 config[name] = value
             else:
-                config[name] = type(value).__name__
+                config[name] = repr(value)
         return json.loads(json.dumps(config, default=_json_default))
 
     def _target(self, strategy, truth, users, bank, uniforms):
         strategy.set_bank(bank)
         Z = user_matrix(users)
+        # Strategies see named normal scores, so a strategy warm-started on
+        # the raw columns of a log is caught by its feature-name check.
+        scores = pd.DataFrame(Z, columns=list(USER_SCORE_COLUMNS))
         n = len(users)
         chosen = np.empty(n, dtype=np.int64)
         propensity = np.empty(n)
@@ -612,24 +651,23 @@ class CompanySimulator(BaseEstimator):
         policy_value = np.empty(n)
         oracle = np.empty(n)
         mean_p = np.zeros(len(bank))
-        position = {int(a): j for j, a in enumerate(bank.action_ids)}
         for start in range(0, n, self.batch_size):
             batch = slice(start, min(start + self.batch_size, n))
-            Zb = Z[batch]
-            P = truth.click_probability(Zb, bank)
-            proba = strategy.predict_proba(Zb)
-            ids, props = strategy.decide(Zb)
-            idx = np.fromiter((position[int(a)] for a in ids), dtype=np.int64, count=len(ids))
+            Sb = scores.iloc[batch]
+            P = truth.click_probability(Z[batch], bank)
+            proba = strategy.predict_proba(Sb)
+            ids, props = strategy.decide(Sb)
+            idx = bank.index_of(ids)
             p = P[np.arange(len(idx)), idx]
             clicks = (uniforms[batch] < p).astype(np.float64)
-            strategy.partial_fit(Zb, ids, clicks)
+            strategy.partial_fit(Sb, ids, clicks)
             chosen[batch], propensity[batch], p_chosen[batch] = ids, props, p
             policy_value[batch] = np.sum(proba * P, axis=1)
             oracle[batch] = P.max(axis=1)
             mean_p += P.sum(axis=0)
         mean_p /= n
         reward = (uniforms < p_chosen).astype(np.float64)
-        obs = users.reset_index(drop=True).copy()
+        obs = pd.concat([users.reset_index(drop=True), scores], axis=1)
         obs["action_id"] = chosen
         obs["propensity"] = propensity
         obs["reward"] = reward

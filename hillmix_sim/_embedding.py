@@ -447,9 +447,11 @@ class ActionEmbedder:
     texts are all cached sends no request.
 
     Without a key, without the ``openai`` package, or once the retries are
-    exhausted, the embedder warns once (:class:`FallbackWarning`) and uses
-    its fallback, and keeps using it for the rest of its life, so all the
-    vectors one instance returns afterwards live in one space. Errors that
+    exhausted on its first use, the embedder warns once
+    (:class:`FallbackWarning`) and uses its fallback, and keeps using it for
+    the rest of its life, so all the vectors one instance returns live in
+    one space. An instance that has already returned API vectors raises
+    :class:`OpenAIUnavailableError` instead of falling back. Errors that
     retrying cannot fix (a rejected key, an unknown model) propagate.
 
     Parameters
@@ -598,6 +600,15 @@ class ActionEmbedder:
         except OpenAIUnavailableError as exc:
             if self.fallback is None:
                 raise
+            if self.__dict__.get("_dim") is not None:
+                # Vectors from the API went out already; fallback vectors
+                # would share their width but not their space, and mixing
+                # them in one bank would go unnoticed downstream.
+                raise OpenAIUnavailableError(
+                    f"{exc}; this ActionEmbedder has already returned {self.model!r} "
+                    "embeddings, so it does not switch to a fallback whose vectors live in "
+                    "another space. Retry later, or embed every text with a new instance."
+                ) from exc
             return self._fall_back(texts, str(exc))
         self.backend_ = "openai"
         return vectors

@@ -57,7 +57,7 @@ class _PreferenceBase(BaseEstimator):
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "min_utility": [Interval(Real, 0, 1, closed="both")],
         "max_utility": [Interval(Real, 0, 1, closed="both")],
-        "random_state": ["random_state"],
+        "random_state": ["random_state", np.random.Generator],
     }
 
     def fit(self, X, y=None, *, action_embeddings=None):
@@ -330,10 +330,11 @@ class GMMPreference(_PreferenceBase):
 class LinearPreference(_PreferenceBase):
     """A linear ground truth: click probability linear in user x action features.
 
-    ``P = mid + half * ([1, z]^T Theta [1, a]) / (3 s)``, clipped to
-    ``[min_utility, max_utility]``, where z are the standardised user
-    features, a the latent action and s the utility's standard deviation
-    over the fitting population (so clipping is rare). A linear contextual
+    ``P = mid + half * (u - m) / (3 s)`` with ``u = [1, z]^T Theta [1, a]``,
+    clipped to ``[min_utility, max_utility]``, where z are the standardised
+    user features, a the latent action, and m and s the mean and standard
+    deviation of u over the fitting population and bank (so clipping is
+    rare). A linear contextual
     bandit on crossed features is well specified here, which makes it the
     truth for regret tests.
 
@@ -416,4 +417,7 @@ def make_ground_truth(name: str, **params) -> _PreferenceBase:
         raise ValueError(
             f"Unknown ground truth {name!r}; expected one of {sorted(GROUND_TRUTHS)}."
         ) from None
+    unknown = sorted(set(params) - set(cls().get_params()))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no parameters {unknown}.")
     return cls(**params)

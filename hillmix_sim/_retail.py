@@ -143,6 +143,20 @@ class _Context:
     promo_quantity_lift: float
 
 
+_SETTINGS = (
+    "price_volatility",
+    "promo_frequency",
+    "display_share",
+    "mailer_share",
+    "seasonality",
+    "media_half_saturation_spread",
+    "promo_visit_effect",
+    "promo_quantity_lift",
+    "adstock_max_lag",
+    "n_households",
+)
+
+
 class RetailSimulator(BaseEstimator):
     """Retail transactions of heterogeneous households, with a known truth.
 
@@ -474,6 +488,10 @@ class RetailSimulator(BaseEstimator):
         )
         self.products_ = self.catalog_.products
         self.stores_ = self.catalog_.stores
+        # What every later call simulates with: parameters changed by
+        # set_params after fit (unvalidated) take effect at the next fit only.
+        self.settings_ = {name: getattr(self, name) for name in _SETTINGS}
+        self.fitted_params_ = self.get_params(deep=False)
         return self
 
     def _check_channels(self):
@@ -573,10 +591,10 @@ class RetailSimulator(BaseEstimator):
 
     def _adstock(self, spend: np.ndarray) -> np.ndarray:
         retention = self.channels_["adstock_retention"].to_numpy()
-        lags = np.arange(self.adstock_max_lag)[:, None]
+        lags = np.arange(self.settings_["adstock_max_lag"])[:, None]
         weights = retention[None, :] ** lags
         weights /= weights.sum(axis=0)
-        return np.einsum("ltc,lc->tc", lag_stack(spend, self.adstock_max_lag), weights)
+        return np.einsum("ltc,lc->tc", lag_stack(spend, self.settings_["adstock_max_lag"]), weights)
 
     def _context(self, spend: pd.DataFrame) -> _Context:
         n_weeks = len(spend)
@@ -585,12 +603,12 @@ class RetailSimulator(BaseEstimator):
             self.catalog_,
             self.seed_,
             n_weeks,
-            price_volatility=self.price_volatility,
-            promo_frequency=self.promo_frequency,
+            price_volatility=self.settings_["price_volatility"],
+            promo_frequency=self.settings_["promo_frequency"],
             tpr_depth=self.trait_specs_["tpr_depth"],
-            display_share=self.display_share,
-            mailer_share=self.mailer_share,
-            seasonality=self.seasonality,
+            display_share=self.settings_["display_share"],
+            mailer_share=self.settings_["mailer_share"],
+            seasonality=self.settings_["seasonality"],
         )
         segments = self.segments_
         return _Context(
@@ -605,12 +623,12 @@ class RetailSimulator(BaseEstimator):
                 "segment_weights": segments["weight"].to_numpy(),
                 "segment_half_saturation": segments["half_saturation"].to_numpy(),
                 "segment_exponent": segments["hill_exponent"].to_numpy(),
-                "half_saturation_spread": float(self.media_half_saturation_spread),
+                "half_saturation_spread": float(self.settings_["media_half_saturation_spread"]),
                 "media_responsiveness": self.trait_specs_["media_responsiveness"],
                 "reference_spend": self.channels_["reference_spend"].to_numpy(),
             },
-            promo_visit_effect=float(self.promo_visit_effect),
-            promo_quantity_lift=float(self.promo_quantity_lift),
+            promo_visit_effect=float(self.settings_["promo_visit_effect"]),
+            promo_quantity_lift=float(self.settings_["promo_quantity_lift"]),
         )
 
     # ------------------------------------------------------------ outputs
@@ -633,8 +651,8 @@ class RetailSimulator(BaseEstimator):
         plan = self._check_spend(n_weeks, spend)
         ctx = self._context(plan)
         lines, traits, totals = [], [], []
-        for start in range(0, self.n_households, _WORK_BATCH):
-            stop = min(start + _WORK_BATCH, self.n_households)
+        for start in range(0, self.settings_["n_households"], _WORK_BATCH):
+            stop = min(start + _WORK_BATCH, self.settings_["n_households"])
             hh, trips, baskets = _simulate(ctx, start, stop, collect_lines=True)
             lines.append(baskets.lines)
             traits.append(_household_columns(hh, ctx))
@@ -667,8 +685,8 @@ class RetailSimulator(BaseEstimator):
         plan = self._check_spend(None, spend_plan)
         ctx = self._context(plan)
         totals = []
-        for start in range(0, self.n_households, _WORK_BATCH):
-            stop = min(start + _WORK_BATCH, self.n_households)
+        for start in range(0, self.settings_["n_households"], _WORK_BATCH):
+            stop = min(start + _WORK_BATCH, self.settings_["n_households"])
             _, trips, baskets = _simulate(ctx, start, stop, collect_lines=False)
             totals.append(weekly_totals(baskets, trips))
         return _weekly_frame(_sum_totals(totals), plan, ctx.state)
@@ -688,11 +706,11 @@ class RetailSimulator(BaseEstimator):
         """
         check_is_fitted(self, "seed_")
         if household_ids is None:
-            ids = np.arange(1, self.n_households + 1, dtype=np.int64)
+            ids = np.arange(1, self.settings_["n_households"] + 1, dtype=np.int64)
         else:
             ids = np.asarray(household_ids, dtype=np.int64).ravel()
-            if np.any((ids < 1) | (ids > self.n_households)):
-                raise ValueError(f"household ids must be in 1 .. {self.n_households}.")
+            if np.any((ids < 1) | (ids > self.settings_["n_households"])):
+                raise ValueError(f"household ids must be in 1 .. {self.settings_['n_households']}.")
         ctx = self._context(self.default_spend(1))
         return pd.DataFrame(_household_columns(_draw(ctx, ids), ctx))
 
@@ -741,8 +759,8 @@ class RetailSimulator(BaseEstimator):
         constant = pd.DataFrame(np.zeros((n_weeks, len(self.channel_names_))), columns=plan.columns)
         ctx = self._context(constant)
         revenue = np.zeros((points.size, len(_STORE_TYPES)))
-        for start in range(0, self.n_households, _WORK_BATCH):
-            stop = min(start + _WORK_BATCH, self.n_households)
+        for start in range(0, self.settings_["n_households"], _WORK_BATCH):
+            stop = min(start + _WORK_BATCH, self.settings_["n_households"])
             revenue += _counterfactual_cents(ctx, start, stop, levels)
         revenue /= 100.0 * n_weeks
         frame = pd.DataFrame({"spend": grid})
@@ -801,9 +819,9 @@ class RetailSimulator(BaseEstimator):
             raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
         plan = self._check_spend(n_weeks, spend)
         rio.check_writable(path)
-        starts = list(range(0, self.n_households, int(batch_size)))
+        starts = list(range(0, self.settings_["n_households"], int(batch_size)))
         manifest = {
-            "n_households": int(self.n_households),
+            "n_households": int(self.settings_["n_households"]),
             "n_weeks": len(plan),
             "batch_size": int(batch_size),
             "n_batches": len(starts),
@@ -823,11 +841,16 @@ class RetailSimulator(BaseEstimator):
                 pa.Table.from_pandas(table, preserve_index=False), root / f"{name}.parquet"
             )
         pending = [i for i in range(len(starts)) if not rio.batch_done(root, i)]
+        if pending:
+            # The dataset is incomplete until every batch is written again: a
+            # run killed from here on must not leave it marked complete.
+            for name in (rio.SUCCESS, "weekly.parquet"):
+                (root / name).unlink(missing_ok=True)
         for i in pending:
             rio.clear_batch(root, i)
         tasks = (
             delayed(_write_parquet_batch)(
-                ctx, root, i, starts[i], min(starts[i] + batch_size, self.n_households)
+                ctx, root, i, starts[i], min(starts[i] + batch_size, self.settings_["n_households"])
             )
             for i in pending
         )
@@ -849,7 +872,7 @@ class RetailSimulator(BaseEstimator):
         return root
 
     def _fingerprint(self) -> str:
-        params = self.get_params()
+        params = dict(self.fitted_params_)
         params.pop("progress")
         params["random_state"] = int(self.seed_)
         return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()

@@ -273,7 +273,11 @@ def weekly_state(
     # Per store, week and product: does the store run the reduction, does
     # it display the product.
     stores = np.arange(n_stores)[:, None, None]
-    u_part, u_display = uniform_pair(bases[None], (wp[None] + 3) * 1024 + stores)
+    # Counters 16 * (week * n_stores + store) + 3: distinct for every week
+    # and store, and never equal to a chain-wide counter 16 * week + k, k < 3.
+    u_part, u_display = uniform_pair(
+        bases[None], (weeks[None, :, None] * n_stores + stores) * 16 + 3
+    )
     tpr = event[None] & (u_part < _STORE_PARTICIPATION)
     display = tpr & (u_display < display_share) & ~catalog.store_online[:, None, None]
 

@@ -90,8 +90,10 @@ def user_matrix(users) -> np.ndarray:
     """Standardised user features: each feature's normal score.
 
     Every feature is mapped through its marginal distribution function and
-    the standard normal quantile, so each column is standard normal over the
-    population and the copula's correlations carry over. Ground truths and
+    the standard normal quantile, so each continuous column is standard
+    normal over the population and the copula's correlations carry over;
+    ``region`` takes the normal score of the middle of its band (five
+    values, mean about 0, standard deviation about 0.9). Ground truths and
     strategies use this matrix; it is a fixed function of each user, so it
     does not depend on the rest of the batch.
 
@@ -169,7 +171,7 @@ class UserGenerator(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_users": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
+        "random_state": ["random_state", np.random.Generator],
     }
 
     def __init__(self, *, n_users: int = 10000, random_state=None):

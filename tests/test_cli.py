@@ -76,3 +76,12 @@ def test_targeting_generate_data_then_simulate(tmp_path, capsys):
 def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
     with pytest.raises(SystemExit, match="action_bank_size"):
         main(["targeting", "simulate", "--action_bank_size", "5", "--results_dir", str(tmp_path)])
+
+
+def test_targeting_choices_match_the_registries():
+    from hillmix_cli._targeting import GROUND_TRUTHS, STRATEGIES
+    from hillmix_opt import STRATEGIES as registered_strategies
+    from hillmix_sim._preferences import GROUND_TRUTHS as registered_truths
+
+    assert set(STRATEGIES) == set(registered_strategies)
+    assert set(GROUND_TRUTHS) == set(registered_truths)

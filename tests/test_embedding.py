@@ -164,6 +164,16 @@ def test_persistent_500_falls_back_once_and_stays(openai_server):
     assert embedder.embedding_dim == 16
 
 
+def test_no_fallback_after_api_vectors_went_out(openai_server):
+    embedder = _embedder(openai_server, max_retries=1, dimensions=8)
+    first = embedder.embed(TEXTS[:2])
+    openai_server.default = "500"
+    # A hashing fallback of the same width would silently mix two spaces.
+    with pytest.raises(OpenAIUnavailableError, match="already returned"):
+        embedder.embed(["a text the cache has not seen"])
+    np.testing.assert_array_equal(embedder.embed(TEXTS[:2]), first)  # the cache still serves
+
+
 def test_persistent_failure_without_fallback_raises(openai_server):
     openai_server.default = "429"
     with pytest.raises(OpenAIUnavailableError, match="RateLimitError"):

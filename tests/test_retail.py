@@ -428,3 +428,16 @@ def test_docs_page_lists_every_parameter():
     page = (ROOT / "docs" / "retail.rst").read_text()
     missing = [name for name in RetailSimulator().get_params() if f"``{name}``" not in page]
     assert not missing, f"docs/retail.rst does not describe {missing}"
+
+
+def test_set_params_after_fit_takes_effect_at_the_next_fit_only():
+    from hillmix_sim import RetailSimulator
+
+    sim = RetailSimulator(
+        n_households=30, n_products=60, n_categories=6, n_stores=3, random_state=0
+    ).fit()
+    before = sim.generate(4).transactions
+    sim.set_params(promo_frequency=0.9, n_households=0)  # unvalidated until fit
+    pd.testing.assert_frame_equal(sim.generate(4).transactions, before)
+    with pytest.raises(ValueError, match="n_households"):
+        sim.fit()
