@@ -147,13 +147,6 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
         self.temperature = temperature
         self.random_state = random_state
 
-    @property
-    def coef_(self) -> np.ndarray:
-        if not hasattr(self, "_A"):
-            raise AttributeError("coef_: the strategy has not seen users yet.")
-        self._refresh()
-        return self._coef
-
     def _n_heads(self):
         return int(self.n_heads)
 

@@ -212,13 +212,6 @@ class LinUCBStrategy(_CrossedStrategy):
         self.temperature = temperature
         self.random_state = random_state
 
-    @property
-    def coef_(self) -> np.ndarray:
-        if not hasattr(self, "_A"):
-            raise AttributeError("coef_: the strategy has not seen users yet.")
-        self._refresh()
-        return self._coef
-
     # ------------------------------------------------------------- updates
     def _model_rebuilt(self):
         self._A_inv = None  # refactorised at the next refresh

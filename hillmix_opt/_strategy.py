@@ -842,6 +842,14 @@ class _CrossedStrategy(_BaseStrategy):
     a refit of the projection.
     """
 
+    @property
+    def coef_(self) -> np.ndarray:
+        """Ridge coefficients over the crossed features, (user, action) blocks."""
+        if not hasattr(self, "_A"):
+            raise AttributeError("coef_: the strategy has not seen users yet.")
+        self._refresh()
+        return self._coef
+
     # Heads of the model and, when bootstrapped, their weights per row.
     def _n_heads(self) -> int:
         return 1

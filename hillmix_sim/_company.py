@@ -10,6 +10,7 @@ Strategies and algorithms are passed in: this module never imports
 
 from __future__ import annotations
 
+import contextlib
 import copy as _copy
 import json
 import os
@@ -100,12 +101,22 @@ def _read_table(path_stem: Path) -> pd.DataFrame:
     )
 
 
-def _publish(tmp: Path, target: Path) -> None:
-    # A directory appears complete or not at all: it is written beside its
-    # target and renamed into place.
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+@contextlib.contextmanager
+def _atomic_directory(path):
+    """Yield a temporary directory that becomes ``path`` only if the block succeeds.
+
+    The directory is written beside its target and renamed into place, so
+    an interrupted write leaves nothing that looks complete.
+    """
+    target, tmp = _fresh_target(path)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _fresh_target(path) -> tuple[Path, Path]:
@@ -142,17 +153,12 @@ class SimulationData:
         The directory is written beside its target and renamed into place,
         so an interrupted save leaves nothing that looks complete.
         """
-        target, tmp = _fresh_target(path)
-        try:
+        with _atomic_directory(path) as tmp:
             _write_json(tmp / "data_config.json", self.config)
             self.initial_bank.to_json(tmp / "initialization" / "action_bank" / "action_bank.json")
             for i, users in enumerate(self.users):
                 _write_table(users, tmp / f"iteration_{i}" / "users" / "users", "parquet")
-            _publish(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return Path(path)
 
     @classmethod
     def load(cls, path) -> SimulationData:
@@ -215,8 +221,7 @@ class SimulationResults:
             raise ValueError(
                 f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
             )
-        target, tmp = _fresh_target(path)
-        try:
+        with _atomic_directory(path) as tmp:
             _write_json(tmp / "simulation_config.json", self.config)
             self.banks[0].to_json(tmp / "initialization" / "action_bank.json")
             _write_json(
@@ -241,11 +246,7 @@ class SimulationResults:
                 "iterations": self.iterations.to_dict(orient="records"),
             }
             _write_json(tmp / "complete_simulation_results.json", summary)
-            _publish(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return Path(path)
 
     @classmethod
     def load(cls, path) -> SimulationResults:
