@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random_state of everything")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
     demo.add_argument(
-        "--draws", type=int, default=1000, help="NUTS warm-up and kept draws per chain"
+        "--draws", type=int, default=1000, help="NUTS draws kept per chain (warm-up: 1.5x)"
     )
     from ._targeting import add_targeting_parser
 
