@@ -508,7 +508,9 @@ class CompanySimulator(BaseEstimator):
             Ignored; present for the estimator API.
         data : SimulationData or path, optional
             Pre-generated users and initial bank; drawn from ``random_state``
-            when omitted.
+            when omitted. The ground truth and the clicks still come from
+            ``random_state``: runs that compare strategies on the same data
+            should share it.
 
         Returns
         -------
@@ -545,14 +547,8 @@ class CompanySimulator(BaseEstimator):
 
         bank = data.initial_bank
         next_id = int(np.max(bank.action_ids)) + 1
-        rows, observations, banks, new_banks, evaluations, algorithm_results = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
+        rows, observations, evaluations, algorithm_results = [], [], [], []
+        banks, new_banks = [], []
         click_streams = click_seq.spawn(self.n_iterations)
         for i in tqdm(range(self.n_iterations), disable=not self.progress, desc="iterations"):
             users = data.users[i]
