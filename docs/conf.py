@@ -20,7 +20,10 @@ autodoc_default_options = {
     "members": True,
     "inherited-members": False,
     # scikit-learn's metadata-routing setters, generated on every estimator.
-    "exclude-members": "set_fit_request,set_predict_request,set_score_request",
+    "exclude-members": (
+        "set_fit_request,set_partial_fit_request,set_predict_request,set_score_request,"
+        "set_predict_proba_request,set_transform_request"
+    ),
 }
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -73,11 +73,11 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
     Attributes
     ----------
     classes_ : ndarray of int64 of shape (n_actions,)
-    coef_ : ndarray of shape (n_heads, n_features_in_ + 1, n_action_features_)
+    coef_ : ndarray of shape (n_heads, n_features_in + 1, n_action_features)
         Each head's estimate as a matrix.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
-    user_mean_, user_scale_ : ndarray of shape (n_features_in_,)
+    user_mean_, user_scale_ : ndarray of shape (n_features_in,)
     n_embedding_features_, n_action_features_ : int
     pca_mean_, pca_components_, embedding_scale_
         The projection of embeddings, as in :class:`LinUCBStrategy`.

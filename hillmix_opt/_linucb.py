@@ -130,22 +130,22 @@ class LinUCBStrategy(_CrossedStrategy):
     ----------
     classes_ : ndarray of int64 of shape (n_actions,)
         The ids of the current bank, the columns of :meth:`predict_proba`.
-    coef_ : ndarray of shape (n_features_in_ + 1, n_action_features_)
+    coef_ : ndarray of shape (n_features_in + 1, n_action_features)
         The ridge estimate ``theta`` as a matrix: ``theta . z(x, a) =
         x_aug^T coef_ phi(a)``.
     n_features_in_ : int
         User features.
     feature_names_in_ : ndarray of str
         When the first users came as a DataFrame with string column names.
-    user_mean_, user_scale_ : ndarray of shape (n_features_in_,)
+    user_mean_, user_scale_ : ndarray of shape (n_features_in,)
         The standardisation of users, learnt from the first users learnt
         from (fit's log, or the first partial_fit) and kept; zero and one
         until then.
     n_embedding_features_ : int
     n_action_features_ : int
         Length of ``phi(a)``: the kept components plus one.
-    pca_mean_ : ndarray of shape (n_embedding_features_,) or None
-    pca_components_ : ndarray of shape (n_components, n_embedding_features_) or None
+    pca_mean_ : ndarray of shape (n_embedding_features,) or None
+    pca_components_ : ndarray of shape (n_components, n_embedding_features) or None
     embedding_scale_ : float
     n_decisions_ : int
         Decisions drawn so far: the index of the next one in the stream.

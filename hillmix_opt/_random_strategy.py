@@ -30,7 +30,7 @@ class RandomStrategy(_BaseStrategy):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When the first users came as a DataFrame with string column names.
-    user_mean_, user_scale_ : ndarray of shape (n_features_in_,)
+    user_mean_, user_scale_ : ndarray of shape (n_features_in,)
         The users' standardisation (unused by the decisions; kept for the
         common interface).
     n_embedding_features_ : int
