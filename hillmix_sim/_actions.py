@@ -9,17 +9,14 @@ simulator, the ground truth and the strategies all exchange actions as an
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import numbers
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,6 +33,7 @@ from hillmix.utils import check_generator
 
 from ._embedding import _check_texts
 from ._exceptions import FallbackWarning, OpenAIUnavailableError
+from ._files import atomic_file
 from ._openai import MalformedResponseError, call_with_retries, make_client
 
 __all__ = [
@@ -346,19 +344,10 @@ class ActionBank:
         gives back identical arrays. The file is replaced atomically and
         missing parent directories are created.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(action, ensure_ascii=False) for action in self.to_dict()["actions"]]
         text = '{"actions": [\n  ' + ",\n  ".join(lines) + "\n]}\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_file(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> ActionBank:

@@ -20,7 +20,6 @@ import json
 import numbers
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from sklearn.utils._param_validation import (
 )
 
 from ._exceptions import FallbackWarning, OpenAIUnavailableError
+from ._files import atomic_file
 from ._openai import MalformedResponseError, call_with_retries, make_client
 
 __all__ = ["ActionEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder"]
@@ -701,18 +701,10 @@ class ActionEmbedder:
         path = self._cache_path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader (another run sharing the cache, or
-        # this one after a crash) never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:16]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, vector, allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        # Another run sharing the cache, or this one after a crash, must
+        # never read half a vector.
+        with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, vector, allow_pickle=False)
 
     # -- fallback -------------------------------------------------------------
     def _make_fallback(self):

@@ -26,12 +26,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ._files import atomic_file
 
 __all__ = [
     "MANIFEST",
@@ -97,28 +98,17 @@ def write_table_atomic(table: pa.Table, path: Path) -> int:
     size : int
         Bytes written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
+    with atomic_file(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path.stat().st_size
 
 
 def write_json_atomic(obj, path: Path) -> None:
     """Write JSON under a temporary name, flush it to disk, rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_file(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def open_dataset_dir(path, manifest: dict) -> Path:
@@ -191,24 +181,19 @@ def write_parts_atomic(parts: Iterable[pa.Table], path: Path) -> tuple[int, int]
     size, rows : int
         Bytes and rows written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     writer, rows = None, 0
-    try:
-        for part in parts:
+    with atomic_file(path) as tmp:
+        try:
+            for part in parts:
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, part.schema)
+                writer.write_table(part)
+                rows += part.num_rows
             if writer is None:
-                writer = pq.ParquetWriter(tmp, part.schema)
-            writer.write_table(part)
-            rows += part.num_rows
-        if writer is None:
-            raise ValueError("no parts to write")
-        writer.close()
-        writer = None
-        os.replace(tmp, path)
-    finally:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
+                raise ValueError("no parts to write")
+        finally:
+            if writer is not None:
+                writer.close()
     return path.stat().st_size, rows
 
 
