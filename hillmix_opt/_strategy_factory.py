@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hillmix.utils import estimator_from_name
+
 from ._ensemble import BootstrapEnsembleStrategy
 from ._linucb import LinUCBStrategy
 from ._random_strategy import RandomStrategy
@@ -40,13 +42,4 @@ def make_strategy(name: str, **params):
     >>> make_strategy("linucb", alpha=0.5)
     LinUCBStrategy(alpha=0.5)
     """
-    try:
-        cls = STRATEGIES[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}."
-        ) from None
-    unknown = sorted(set(params) - set(cls().get_params()))
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no parameters {unknown}.")
-    return cls(**params)
+    return estimator_from_name(STRATEGIES, name, "strategy", **params)

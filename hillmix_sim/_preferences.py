@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from hillmix.utils import check_generator
+from hillmix.utils import check_generator, estimator_from_name
 
 from ._users import user_matrix
 
@@ -411,13 +411,4 @@ def make_ground_truth(name: str, **params) -> _PreferenceBase:
     >>> make_ground_truth("gmm", n_components=3)
     GMMPreference(n_components=3)
     """
-    try:
-        cls = GROUND_TRUTHS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown ground truth {name!r}; expected one of {sorted(GROUND_TRUTHS)}."
-        ) from None
-    unknown = sorted(set(params) - set(cls().get_params()))
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no parameters {unknown}.")
-    return cls(**params)
+    return estimator_from_name(GROUND_TRUTHS, name, "ground truth", **params)

@@ -1,6 +1,6 @@
 """Utilities shared by the three hillmix packages."""
 
 from .._random import check_generator, resolve_seed
-from ._discovery import all_estimators
+from ._discovery import all_estimators, estimator_from_name
 
-__all__ = ["all_estimators", "check_generator", "resolve_seed"]
+__all__ = ["all_estimators", "check_generator", "estimator_from_name", "resolve_seed"]

@@ -8,7 +8,7 @@ import pkgutil
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["PACKAGES", "all_estimators", "defined_estimators"]
+__all__ = ["PACKAGES", "all_estimators", "defined_estimators", "estimator_from_name"]
 
 PACKAGES = ("hillmix", "hillmix_sim", "hillmix_opt")
 
@@ -69,3 +69,37 @@ def defined_estimators() -> list[tuple[str, type]]:
                 ):
                     found[f"{obj.__module__}.{name}"] = obj
     return sorted(found.items())
+
+
+def estimator_from_name(registry: dict, name: str, kind: str, **params):
+    """An unfitted estimator from a name-to-class registry, as a CLI or config gives it.
+
+    Parameters
+    ----------
+    registry : dict of str to class
+    name : str
+    kind : str
+        What the registry holds ("strategy", "ground truth"), for the errors.
+    **params
+        Constructor parameters; one the class does not have is an error, not
+        silently dropped.
+
+    Returns
+    -------
+    estimator : BaseEstimator
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from hillmix.utils import estimator_from_name
+    >>> estimator_from_name({"ridge": Ridge}, "ridge", "model", alpha=2.0)
+    Ridge(alpha=2.0)
+    """
+    try:
+        cls = registry[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown {kind} {name!r}; expected one of {sorted(registry)}.") from None
+    unknown = sorted(set(params) - set(cls().get_params()))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no parameters {unknown}.")
+    return cls(**params)
