@@ -2,7 +2,7 @@
 
 The two outcomes share the search channel; TV drives only in-store revenue
 and social only online revenue. The fits are short (the shapes and settings
-of tests/test_mmm.py's FAST, so the compiled sampler is shared); the
+of tests/_fast_settings.py's FAST, as in tests/test_mmm.py, so the compiled sampler is shared); the
 allocator only needs posterior draws, converged or not.
 """
 
@@ -11,21 +11,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _fast_settings import FAST
 
 from hillmix import ConvergenceWarning, HillMixtureMMM
 from hillmix_opt import BudgetAllocator, ModelWeight
 from hillmix_sim import MMMDataGenerator, make_mmm_data
 
 pytestmark = pytest.mark.slow
-
-FAST = {
-    "num_warmup": 150,
-    "num_samples": 150,
-    "num_chains": 2,
-    "max_tree_depth": 6,
-    "target_accept": 0.95,
-    "random_state": 0,
-}
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _fast_settings import FAST
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
@@ -12,16 +13,6 @@ from sklearn.pipeline import make_pipeline
 
 from hillmix import ConvergenceWarning, HillMixtureMMM
 from hillmix_sim import make_mmm_data
-
-FAST = {
-    "num_warmup": 150,
-    "num_samples": 150,
-    "num_chains": 2,
-    "max_tree_depth": 6,
-    # The contract tests need a fit, not the mixture default's small steps.
-    "target_accept": 0.95,
-    "random_state": 0,
-}
 
 
 @pytest.fixture(scope="module")
