@@ -22,7 +22,6 @@ are valid on its logs. The pieces here are the same for every strategy:
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 
 import numpy as np
@@ -83,6 +82,10 @@ def _one_blas_thread(method):
 # a zero propensity would void inverse-propensity weighting).
 _SOFTMAX_LOG_FLOOR = float(np.log(1e12))
 
+# Largest action id + 1 for which ids are looked up in a table (8 bytes per
+# possible id) rather than by binary search.
+_LOOKUP_TABLE_SIZE = 2**18
+
 # Users per action of a batch above which the per-action sums of x x^T are
 # one product per action rather than sums of outer products (measured).
 _GROUP_PRODUCT_ROWS = 150
@@ -125,39 +128,58 @@ def _policy_propensities(scores, policy: str, epsilon: float, temperature: float
     return _epsilon_greedy(scores, epsilon)
 
 
-def _epsilon_greedy_draw(scores: np.ndarray, uniforms: np.ndarray, epsilon: float):
+def _epsilon_greedy_draw(
+    scores: np.ndarray, offset: int, uniforms: np.ndarray, epsilon: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Epsilon-greedy draws from one uniform each, and their propensities.
 
-    ``scores`` has the actions on its first axis, shape (K, n). The same
-    distribution as sampling :func:`_epsilon_greedy`'s propensities by
-    inverse CDF, without forming them: ``u < epsilon`` explores (action
-    ``floor(u / epsilon * K)``), otherwise the best action is taken (the
-    ``floor(v * n_ties)``-th of exact ties, ``v`` the rescaled uniform).
+    ``scores`` holds users in aligned blocks, shape (n_blocks, K, block)
+    (actions on the middle axis; see :func:`_aligned_blocks`), the ``i``-th
+    user at flat position ``offset + i``. The same distribution as sampling
+    :func:`_epsilon_greedy`'s propensities by inverse CDF, without forming
+    them: ``u < epsilon`` explores (action ``floor(u / epsilon * K)``),
+    otherwise the best action is taken (the ``floor(v * n_ties)``-th of exact
+    ties, ``v`` the rescaled uniform).
     """
-    n_actions, n = scores.shape
-    users = np.arange(n)
-    # max, == and sums run along the users; an argmax over the first axis
+    _, n_actions, block = scores.shape
+    n = uniforms.size
+    users = slice(offset, offset + n)
+    # max, == and sums run along the users; an argmax over the actions' axis
     # would cost as much as the rest of a decision.
-    ties = scores == scores.max(axis=0)
-    n_ties = np.add.reduce(ties, axis=0, dtype=np.int32)
-    chosen = np.add.reduce(ties * _action_index(n_actions), axis=0, dtype=np.int64)
+    ties = np.empty(scores.shape, np.float32)
+    np.equal(scores, scores.max(axis=1, keepdims=True), out=ties, casting="unsafe")
+    # Exact in single precision: the number of ties and the sum of their
+    # indices (the index itself when there is one), by one product.
+    counted = np.matmul(_tie_counter(n_actions), ties)  # (n_blocks, 2, block)
+    n_ties = counted[:, 0].reshape(-1)[users].astype(np.int64)
+    chosen = counted[:, 1].reshape(-1)[users].astype(np.int64)
     several = np.flatnonzero(n_ties > 1)
     if several.size:
         v = (uniforms[several] - epsilon) / (1.0 - epsilon) if epsilon < 1 else uniforms[several]
         k = n_ties[several]
         rank = np.minimum((np.clip(v, 0.0, 1.0) * k).astype(np.int64), k - 1)
-        chosen[several] = np.argmax(np.cumsum(ties[:, several], axis=0) > rank, axis=0)
+        rows = _block_rows(ties, offset + several)  # (n_several, K)
+        chosen[several] = np.argmax(np.cumsum(rows, axis=1) > rank[:, None], axis=1)
+    greedy = 1.0 / n_ties
     explore = np.flatnonzero(uniforms < epsilon)
     if explore.size:
         picked = (uniforms[explore] / epsilon * n_actions).astype(np.int64)
         chosen[explore] = np.minimum(picked, n_actions - 1)
-    greedy = ties[chosen, users] / n_ties
+        at = offset + explore
+        hit = ties[at // block, chosen[explore], at % block]
+        greedy[explore] *= hit
     return chosen, epsilon / n_actions + (1.0 - epsilon) * greedy
 
 
+def _block_rows(blocks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Rows of the users at flat ``positions`` of aligned blocks (n_blocks, m, block): (len, m)."""
+    block = blocks.shape[2]
+    return blocks[positions // block, :, positions % block]
+
+
 @functools.cache
-def _action_index(n_actions: int) -> np.ndarray:
-    return np.arange(n_actions, dtype=np.int32)[:, None]
+def _tie_counter(n_actions: int) -> np.ndarray:
+    return np.stack([np.ones(n_actions), np.arange(n_actions)]).astype(np.float32)
 
 
 def _counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
@@ -203,6 +225,28 @@ def _aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
     out = np.matmul(Wt, blocks)  # (n_blocks, m, block)
     out = out.transpose(1, 0, 2).reshape(Wt.shape[0], n_blocks * block)
     return out[:, offset : offset + n]
+
+
+def _aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
+    """Users' rows ``Y`` (shape (n, q)) as columns of blocks aligned on ``start``.
+
+    Returns ``(blocks, offset)``: a view of shape (n_blocks, q, _ROW_BLOCK)
+    in which user ``i`` (the decision ``start + i``) is column ``(offset + i)
+    % _ROW_BLOCK`` of block ``(offset + i) // _ROW_BLOCK``, always at the same
+    place of a block of the same shape, so that a stacked product over the
+    blocks computes it the same way whatever the batch (see
+    :func:`_aligned_matmul`). Padding columns are zero.
+    """
+    n, q = Y.shape
+    block = _ROW_BLOCK
+    first = start // block
+    n_blocks = (start + n - 1) // block - first + 1
+    offset = start - first * block
+    if offset or n != n_blocks * block:
+        padded = np.zeros((n_blocks * block, q), Y.dtype)
+        padded[offset : offset + n] = Y
+        Y = padded
+    return np.ascontiguousarray(Y).reshape(n_blocks, block, q).transpose(0, 2, 1), offset
 
 
 # ------------------------------------------------------------ input checking
@@ -599,6 +643,7 @@ class _BaseStrategy(BaseEstimator):
         self._slot_of: dict[int, int] = {}
         self._sorted_ids = np.empty(0, dtype=np.int64)
         self._sorted_slots = np.empty(0, dtype=np.int64)
+        self._slot_table = None
         self._ids = np.empty(0, dtype=np.int64)
         self._emb = np.empty((0, n_embedding_features))
         self._counts = np.empty(0, dtype=np.int64)
@@ -627,12 +672,26 @@ class _BaseStrategy(BaseEstimator):
         order = np.argsort(self._ids[: self._n_slots], kind="stable")
         self._sorted_ids = self._ids[order]
         self._sorted_slots = order
+        # Ids that are small non-negative integers (the usual case) also get
+        # a direct lookup table: one gather instead of a binary search.
+        low, high = self._sorted_ids[0], self._sorted_ids[-1]
+        if low >= 0 and high < _LOOKUP_TABLE_SIZE:
+            table = np.full(high + 1, -1, dtype=np.int64)
+            table[self._sorted_ids] = order
+            self._slot_table = table
+        else:
+            self._slot_table = None
         self._on_new_slots(slots)
         return slots
 
     def _slots_of(self, ids: np.ndarray, n: int | None = None) -> np.ndarray:
         if n is not None and ids.size != n:
             raise ValueError(f"action_ids must have shape ({n},), one per user; got {ids.shape}.")
+        table = self._slot_table
+        if table is not None and ids.size and ids.min() >= 0 and ids.max() < table.size:
+            slots = table[ids]
+            if slots.min() >= 0:
+                return slots
         pos = np.minimum(np.searchsorted(self._sorted_ids, ids), self._sorted_ids.size - 1)
         found = self._sorted_ids[pos] == ids
         if not np.all(found):
@@ -790,16 +849,17 @@ def _pairs_of(dx: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pair_products(XT: np.ndarray) -> np.ndarray:
-    """``x_i x_k`` for the pairs ``i <= k`` of each column: shape (n_pairs, n).
+    """``x_i x_k`` for the pairs ``i <= k`` of each column: shape (..., n_pairs, n).
 
+    ``XT`` has shape (..., d, n): users as columns, optionally in blocks.
     Row by row into one array: fancy-indexed temporaries of this size cost
     ten times more here (allocation, not arithmetic).
     """
-    d, n = XT.shape
-    out = np.empty((d * (d + 1) // 2, n))
+    *lead, d, n = XT.shape
+    out = np.empty((*lead, d * (d + 1) // 2, n), XT.dtype)
     row = 0
     for i in range(d):
-        np.multiply(XT[i], XT[i:], out=out[row : row + d - i])
+        np.multiply(XT[..., i : i + 1, :], XT[..., i:, :], out=out[..., row : row + d - i, :])
         row += d - i
     return out
 
@@ -807,25 +867,19 @@ def _pair_products(XT: np.ndarray) -> np.ndarray:
 def _add_kron_gram(A: np.ndarray, S: np.ndarray, Phi: np.ndarray):
     """Add ``sum_a S[a, h] kron phi_a phi_a^T`` to ``A[h]`` for each head ``h``.
 
-    ``S`` of shape (n_actions, n_heads, n_pairs) holds each action's
-    (weighted) sums of ``x_i x_k`` for the pairs ``i <= k``, in the order of
-    ``np.triu_indices(dx)``; ``Phi`` of shape (n_actions, dphi) the actions'
-    features. The crossed feature ``z = x kron phi_a`` has ``z z^T = (x
-    x^T) kron (phi_a phi_a^T)``, so a batch's Gram matrix costs one product
-    over the actions, not one outer product per user.
+    ``S`` of shape (n_actions, n_heads, dx, dx) holds each action's
+    (weighted) sums of ``x x^T``; ``Phi`` of shape (n_actions, dphi) the
+    actions' features. The crossed feature ``z = x kron phi_a`` has ``z z^T
+    = (x x^T) kron (phi_a phi_a^T)``, so a batch's Gram matrix is one
+    product over the actions, not one outer product per user.
     """
-    n_actions, n_heads, n_pairs = S.shape
+    n_actions, n_heads, dx, _ = S.shape
     dphi = Phi.shape[1]
-    dx = (math.isqrt(8 * n_pairs + 1) - 1) // 2
-    rows, cols = _pairs_of(dx)
     PP = (Phi[:, :, None] * Phi[:, None, :]).reshape(n_actions, dphi * dphi)
-    T = np.matmul(S.transpose(1, 2, 0), PP).reshape(n_heads, n_pairs, dphi, dphi)
-    # Block (i, k) of A, seen as (h, i, j, k, l), gets T[:, pair]; block
-    # (k, i) the same, as S and phi phi^T are symmetric.
+    T = (S.reshape(n_actions, -1).T @ PP).reshape(n_heads, dx, dx, dphi, dphi)
+    # A[h] seen as (i, j, k, l) with z = (i, j): block (i, k) gets T[h, i, k].
     A5 = A.reshape(n_heads, dx, dphi, dx, dphi)
-    A5[:, rows, :, cols, :] += T.transpose(1, 0, 2, 3)
-    off = rows != cols
-    A5[:, cols[off], :, rows[off], :] += T[:, off].transpose(1, 0, 2, 3)
+    A5 += T.transpose(0, 1, 3, 2, 4)
 
 
 class _CrossedStrategy(_BaseStrategy):
@@ -939,8 +993,7 @@ class _CrossedStrategy(_BaseStrategy):
         self._phi_mem[:n] = self._phi(self._emb[:n])
         if hasattr(self, "n_features_in_"):
             self._init_model()
-            rows, cols = self._pairs
-            self._add_stats(self._xx[:n][:, :, rows, cols], self._xr[:n], self._phi_mem[:n])
+            self._add_stats(self._xx[:n], self._xr[:n], self._phi_mem[:n])
             self._model_rebuilt()
 
     # ------------------------------------------------------------- model
@@ -964,54 +1017,54 @@ class _CrossedStrategy(_BaseStrategy):
         """The ridge statistics were rebuilt: derived quantities are stale."""
 
     def _add_stats(self, S, R, Phi):
-        """Add per-action sums ``S`` (n, heads, pairs i <= k) and ``R`` (n, heads, dx)."""
+        """Add per-action sums ``S`` of x x^T (n, heads, dx, dx) and ``R`` of r x (n, heads, dx)."""
         _add_kron_gram(self._A, S, Phi)
         self._b += np.matmul(R.transpose(1, 2, 0), Phi).reshape(self._b.shape)
         self._dirty = True
 
     def _learn(self, X, slots, rewards, start):
-        XaT = self._augmented_T(X)
-        dx, m = XaT.shape
+        m, dx = X.shape[0], X.shape[1] + 1
         # A radix sort when the ids fit 16 bits (the usual case).
         keys = slots.astype(np.int16) if self._n_slots < 2**15 else slots
         order = np.argsort(keys, kind="stable")
         counts = np.bincount(slots)
         groups = np.flatnonzero(counts)
-        starts = (np.cumsum(counts) - counts)[groups]
-        # Users as columns: every product below runs along the batch.
-        XoT = XaT[:, order]
-        xr = XoT * rewards[order]
+        sizes = counts[groups]
+        starts = np.cumsum(sizes) - sizes
+        # [1, standardised x, r] of the users as columns, grouped by action:
+        # the sums of their pairwise products hold both sum x x^T and sum r x.
+        # (np.take: fancy indexing of rows costs several times more here.)
+        YT = np.empty((dx + 1, m))
+        YT[0] = 1.0
+        np.subtract(np.take(X, order, axis=0).T, self.user_mean_[:, None], out=YT[1:dx])
+        YT[1:dx] /= self.user_scale_[:, None]
+        np.take(rewards, order, out=YT[dx])
         weights = self._bootstrap_weights(start, m)
-        rows, cols = self._pairs
         if weights is None and m >= _GROUP_PRODUCT_ROWS * groups.size:
             # Many users per action: one small product per action is cheaper
-            # than every user's products x_i x_k and their sums.
-            full = np.empty((groups.size, dx, dx))
-            for g, (lo, hi) in enumerate(zip(starts, starts + counts[groups], strict=True)):
-                block = XoT[:, lo:hi]
-                full[g] = block @ block.T
-            S = full[:, rows, cols][:, None, :]
+            # than every user's pairwise products and their sums.
+            G = np.empty((groups.size, 1, dx + 1, dx + 1))
+            for g, (lo, hi) in enumerate(zip(starts, starts + sizes, strict=True)):
+                np.matmul(YT[:, lo:hi], YT[:, lo:hi].T, out=G[g, 0])
         else:
-            pairs = _pair_products(XoT)
+            rows, cols = _pairs_of(dx + 1)
+            pairs = _pair_products(YT)
             if weights is None:
-                S = np.add.reduceat(pairs, starts, axis=1).T[:, None, :]
+                sums = np.add.reduceat(pairs, starts, axis=1).T[:, None, :]
             else:
-                w = weights[order].T  # (heads, m)
-                S = np.add.reduceat(w[:, None, :] * pairs, starts, axis=2).transpose(2, 0, 1)
-        if weights is None:
-            R = np.add.reduceat(xr, starts, axis=1).T[:, None, :]
-        else:
-            R = np.add.reduceat(w[:, None, :] * xr, starts, axis=2).transpose(2, 0, 1)
-        full = np.empty((groups.size, self._heads, dx, dx))
-        full[:, :, rows, cols] = S
-        full[:, :, cols, rows] = S
-        self._xx[groups] += full
+                w = np.take(weights, order, axis=0).T[:, None, :]  # (heads, 1, m)
+                sums = np.add.reduceat(w * pairs, starts, axis=2).transpose(2, 0, 1)
+            G = np.empty((groups.size, sums.shape[1], dx + 1, dx + 1))
+            G[..., rows, cols] = sums
+            G[..., cols, rows] = sums
+        S, R = G[..., :dx, :dx], G[..., :dx, dx]
+        self._xx[groups] += S
         self._xr[groups] += R
         self._add_stats(S, R, self._phi_mem[groups])
-        self._after_learn(XaT, slots)
+        self._after_learn(YT[:dx].T, np.take(slots, order))
 
-    def _after_learn(self, XaT, slots):
-        """Hook: the statistics of users ``XaT`` (as columns; actions ``slots``) were added."""
+    def _after_learn(self, Xa, slots):
+        """Hook: users ``Xa`` (rows [1, standardised x]) who got ``slots`` were learnt from."""
 
 
 # The scikit-learn checks that fit on (X, y) arrays.

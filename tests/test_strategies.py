@@ -111,7 +111,9 @@ def test_linucb_scores_match_the_reference_maths():
     A_inv = np.linalg.inv(strategy._A[0])
     X_aug = strategy._augmented_T(X).T
     expected = linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, 0.7)
-    np.testing.assert_allclose(strategy._scores(X, 0), expected, rtol=1e-9, atol=1e-12)
+    # Decisions score in single precision: the widths, quadratic forms with
+    # some cancellation, agree to about 1e-5 of their size.
+    np.testing.assert_allclose(strategy._scores(X, 0), expected, rtol=1e-4, atol=1e-6)
     mean = linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, 0.0)
     np.testing.assert_allclose(strategy.expected_reward(X), mean, rtol=1e-9, atol=1e-12)
 
