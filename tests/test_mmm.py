@@ -225,3 +225,45 @@ def test_convergence_warning_on_too_short_chains(data):
         model = HillMixtureMMM(num_warmup=10, num_samples=10, num_chains=2, random_state=0)
         model.fit(X, y)
     assert model.diagnostics_["converged"] is False
+
+
+_CACHE_PROBE = """
+import json, os, sys
+import jax, jax.numpy as jnp
+jnp.ones(3).sum()  # JAX has compiled before hillmix looks at its cache
+from hillmix import _inference
+seen = []
+for setting in json.loads(sys.argv[1]):
+    _inference._default_cache_checked = False
+    jax.config.update("jax_compilation_cache_dir", None)
+    os.environ.pop("HILLMIX_COMPILATION_CACHE", None)
+    if setting is not None:
+        os.environ["HILLMIX_COMPILATION_CACHE"] = setting
+    _inference._default_compilation_cache()
+    seen.append(jax.config.jax_compilation_cache_dir)
+print(json.dumps(seen))
+"""
+
+
+def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
+    # In a fresh process (this one has the suite's cache): the default
+    # directory under HOME, the environment's directory, or none when opted out.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "HILLMIX_COMPILATION_CACHE"}
+    env["HOME"] = str(tmp_path / "home")
+    custom = str(tmp_path / "custom")
+    settings = [None, "0", "off", custom]
+    out = subprocess.run(
+        [sys.executable, "-c", _CACHE_PROBE, json.dumps(settings)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    home = str(tmp_path / "home" / ".cache" / "hillmix" / "jax")
+    assert json.loads(out) == [home, None, None, custom]
+    assert os.path.isdir(home) and os.path.isdir(custom)
