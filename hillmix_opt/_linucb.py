@@ -263,13 +263,21 @@ class LinUCBStrategy(_CrossedStrategy):
         # Decisions score in single precision (it halves the memory the scores
         # pass through and resolves differences down to about 1e-7 of their
         # size): the means from x_aug, the widths from the pairwise products
-        # of x_aug with alpha^2 folded into their weights.
+        # of x_aug.
         self._W_mean32 = self._W_mean_T.astype(np.float32)
-        width = self._bank_phi_outer @ H.T
-        width *= float(self.alpha) ** 2
-        self._W_width32 = width.astype(np.float32)
+        self._W_width = self._bank_phi_outer @ H.T
+        self._width_alpha = None
         self._coef = coef
         self._dirty = False
+
+    def _width_weights(self):
+        """The widths' weights with alpha^2 folded in, for the current ``alpha``."""
+        alpha = float(self.alpha)
+        if self._width_alpha != alpha:
+            # set_params(alpha=...) between batches takes effect at once.
+            self._W_width32 = (self._W_width * alpha**2).astype(np.float32)
+            self._width_alpha = alpha
+        return self._W_width32
 
     # ------------------------------------------------------------- scoring
     def _score_blocks(self, X, start):
@@ -285,7 +293,7 @@ class LinUCBStrategy(_CrossedStrategy):
         mean, scale = self.user_mean_[:, None], self.user_scale_[:, None]
         np.subtract(blocks, mean, out=Xa[:, 1:], casting="same_kind")
         np.divide(Xa[:, 1:], scale, out=Xa[:, 1:], casting="same_kind")
-        width = np.matmul(self._W_width32, _pair_products(Xa))
+        width = np.matmul(self._width_weights(), _pair_products(Xa))
         # A quadratic form of a positive semidefinite matrix: negative values
         # are rounding errors around zero.
         np.abs(width, out=width)

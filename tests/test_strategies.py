@@ -118,6 +118,17 @@ def test_linucb_scores_match_the_reference_maths():
     np.testing.assert_allclose(strategy.expected_reward(X), mean, rtol=1e-9, atol=1e-12)
 
 
+def test_a_new_alpha_applies_to_the_next_decisions():
+    world = LinearWorld(3)
+    strategy = _warm(LinUCBStrategy(alpha=2.0, random_state=0), world, n=500)
+    X = world.users(20)
+    strategy.predict_proba(X)  # the model is refreshed with alpha=2
+    strategy.set_params(alpha=0.0)
+    np.testing.assert_allclose(
+        strategy._scores(X, 0), strategy.expected_reward(X), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_small_batches_update_like_one_large_batch():
     # Small batches go through Woodbury's identity, large ones refactorise.
     world = LinearWorld(4)
