@@ -10,6 +10,7 @@ change the compiled code, and with it the draws.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -312,6 +313,7 @@ def run_svi(
 # or to "0" to leave JAX's persistent cache alone.
 _CACHE_ENVIRONMENT = "HILLMIX_COMPILATION_CACHE"
 _DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "hillmix", "jax")
+_DEFAULT_CACHE_BYTES = 2**30
 _default_cache_checked = False
 
 
@@ -338,11 +340,16 @@ def enable_compilation_cache(path=None) -> str:
     Notes
     -----
     Unless JAX's cache directory is already set, the first fit in a process
-    turns the cache on at ``~/.cache/hillmix/jax`` (or at the directory in
-    the environment variable ``HILLMIX_COMPILATION_CACHE``) for programs
-    that took at least a second to compile, the samplers, as PyMC keeps its
-    compiled C code under ``~/.pytensor``. Set ``HILLMIX_COMPILATION_CACHE=0``
-    to opt out. The cache changes no draw: a loaded program is the program.
+    turns JAX's cache on at ``~/.cache/hillmix/jax`` (or at the directory in
+    the environment variable ``HILLMIX_COMPILATION_CACHE``), as PyMC keeps
+    its compiled C code under ``~/.pytensor``. The setting is JAX's and
+    global: from then on every program of the process that takes a second
+    or more to compile is kept there (hillmix's samplers among them), up to
+    1 GiB, the least recently used leaving first, under a file lock so that
+    parallel fits share it safely. Set ``HILLMIX_COMPILATION_CACHE=0`` to
+    opt out, for instance if JAX reports errors loading cache entries on
+    your machine. The cache changes no draw: a loaded program is the
+    compiled program.
 
     Examples
     --------
@@ -375,7 +382,8 @@ def _default_compilation_cache():
 
     Nothing happens when JAX's cache directory is already set (by the user
     or :func:`enable_compilation_cache`), when ``HILLMIX_COMPILATION_CACHE``
-    is ``"0"``, or when the directory cannot be created.
+    is ``"0"``, or when the directory cannot be resolved, created or
+    written to.
     """
     global _default_cache_checked
     if _default_cache_checked:
@@ -387,8 +395,16 @@ def _default_compilation_cache():
     if jax.config.jax_compilation_cache_dir is not None:
         return
     path = _cache_path(setting or None)
+    if not os.path.isabs(path):
+        return  # no home directory to expand "~" in, and no directory given
     try:
         os.makedirs(path, exist_ok=True)
     except OSError:
         return  # a read-only home: compile every time, as without a cache
+    if not os.access(path, os.W_OK):
+        return  # JAX would warn at every write
     _use_cache_dir(path)
+    if jax.config.jax_compilation_cache_max_size == -1 and importlib.util.find_spec("filelock"):
+        # A bounded cache: JAX then evicts the least recently used entries
+        # and locks the directory, so parallel fits never read half a file.
+        jax.config.update("jax_compilation_cache_max_size", _DEFAULT_CACHE_BYTES)

@@ -240,8 +240,15 @@ class LinUCBStrategy(_CrossedStrategy):
 
     def _on_bank(self):
         super()._on_bank()
-        Phi = self._bank_phi
-        self._bank_phi_outer = (Phi[:, :, None] * Phi[:, None, :]).reshape(Phi.shape[0], -1)
+        # Decisions score each distinct action feature once: single-precision
+        # products may round the same row differently at different places,
+        # and actions with the same embedding must tie exactly.
+        unique, inverse = np.unique(self._bank_phi, axis=0, return_inverse=True)
+        distinct = unique.shape[0] < self._bank_phi.shape[0]
+        self._score_phi = unique if distinct else self._bank_phi
+        self._score_index = inverse.reshape(-1) if distinct else None
+        Phi = self._score_phi
+        self._score_phi_outer = (Phi[:, :, None] * Phi[:, None, :]).reshape(Phi.shape[0], -1)
 
     def _refresh(self):
         """Bank-dependent quantities after an update or a bank change."""
@@ -264,8 +271,8 @@ class LinUCBStrategy(_CrossedStrategy):
         # pass through and resolves differences down to about 1e-7 of their
         # size): the means from x_aug, the widths from the pairwise products
         # of x_aug.
-        self._W_mean32 = self._W_mean_T.astype(np.float32)
-        self._W_width = self._bank_phi_outer @ H.T
+        self._W_mean32 = (self._score_phi @ coef.T).astype(np.float32)
+        self._W_width = self._score_phi_outer @ H.T
         self._width_alpha = None
         self._coef = coef
         self._dirty = False
@@ -300,6 +307,8 @@ class LinUCBStrategy(_CrossedStrategy):
         np.sqrt(width, out=width)
         scores = np.matmul(self._W_mean32, Xa)
         scores += width
+        if self._score_index is not None:
+            scores = np.take(scores, self._score_index, axis=1)
         return scores, offset
 
     def _scores(self, X, start):

@@ -241,7 +241,7 @@ for setting in json.loads(sys.argv[1]):
         os.environ["HILLMIX_COMPILATION_CACHE"] = setting
     _inference._default_compilation_cache()
     seen.append(jax.config.jax_compilation_cache_dir)
-print(json.dumps(seen))
+print(json.dumps([seen, jax.config.jax_compilation_cache_max_size]))
 """
 
 
@@ -265,5 +265,7 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
         check=True,
     ).stdout
     home = str(tmp_path / "home" / ".cache" / "hillmix" / "jax")
-    assert json.loads(out) == [home, None, None, custom]
+    seen, max_size = json.loads(out)
+    assert seen == [home, None, None, custom]
+    assert max_size == 2**30  # bounded, and locked for parallel fits
     assert os.path.isdir(home) and os.path.isdir(custom)

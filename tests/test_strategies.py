@@ -118,6 +118,23 @@ def test_linucb_scores_match_the_reference_maths():
     np.testing.assert_allclose(strategy.expected_reward(X), mean, rtol=1e-9, atol=1e-12)
 
 
+def test_actions_with_the_same_embedding_tie_exactly():
+    # Single-precision products can round one row differently at another
+    # place in the bank; the twins must still score the same.
+    world = LinearWorld(14)
+    for half in (3, 7, 16):
+        emb = world.embeddings[:half]
+        bank = (np.arange(2 * half + 1), np.vstack([emb, emb, world.embeddings[-1:]]))
+        strategy = LinUCBStrategy(pca_components=6, random_state=0).set_bank(bank)
+        X = world.users(600)
+        ids = world.rng.choice(bank[0], 600)
+        strategy.partial_fit(X, ids, (world.rng.random(600) < 0.3) * 1.0)
+        scores = strategy._scores(world.users(1000), 0)
+        np.testing.assert_array_equal(scores[:, :half], scores[:, half : 2 * half])
+        proba = strategy.predict_proba(world.users(1000))
+        np.testing.assert_array_equal(proba[:, :half], proba[:, half : 2 * half])
+
+
 def test_a_new_alpha_applies_to_the_next_decisions():
     world = LinearWorld(3)
     strategy = _warm(LinUCBStrategy(alpha=2.0, random_state=0), world, n=500)
