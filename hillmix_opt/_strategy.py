@@ -703,10 +703,16 @@ class _BaseStrategy(BaseEstimator):
         return self._sorted_slots[pos]
 
     def _check_users(self, X):
+        names, columns = None, None
+        if isinstance(X, pd.DataFrame):
+            # A frame of numbers (the simulator's batches) skips check_array,
+            # whose overhead is that of a whole batch of decisions; its column
+            # names are read once per set of columns.
+            values = X.to_numpy()
+            if values.dtype == np.float64 and values.ndim == 2 and values.size:
+                names, columns = self._frame_feature_names(X), X.columns
+                X = np.ascontiguousarray(values)
         if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.size:
-            # The common case, checked without check_array's overhead (which
-            # is that of a whole batch of decisions).
-            names = None
             if not np.isfinite(X.sum()) and not np.all(np.isfinite(X)):
                 raise ValueError(
                     "X_users contains NaN or infinite values; features must be finite."
@@ -726,7 +732,16 @@ class _BaseStrategy(BaseEstimator):
                     f"X_users has the columns {list(names)}, but {type(self).__name__} has "
                     f"seen users with the columns {list(fitted)}, in that order."
                 )
+        if columns is not None:
+            self._last_columns = (columns, names)  # only once the users passed
         return X, names
+
+    def _frame_feature_names(self, frame: pd.DataFrame):
+        """``_get_feature_names(frame)``, reused for the columns last accepted."""
+        last = getattr(self, "_last_columns", None)
+        if last is not None and frame.columns.equals(last[0]):
+            return last[1]
+        return _get_feature_names(frame)
 
     def _commit_users(self, X: np.ndarray, names):
         """The first users seen fix the number (and names) of the features."""

@@ -397,6 +397,29 @@ def test_bad_banks_are_refused(cls):
     np.testing.assert_array_equal(strategy.classes_, [1, 2, 3])
 
 
+def test_frames_are_checked_by_their_columns_every_time():
+    world = LinearWorld(15)
+    names = [f"x{i}" for i in range(8)]
+    frame = pd.DataFrame(world.users(300), columns=names)
+    strategy = LinUCBStrategy(random_state=0).set_bank(world.bank)
+    ids, _ = strategy.decide(frame.iloc[:200])
+    strategy.partial_fit(frame.iloc[:200], ids, np.ones(200))
+    assert list(strategy.feature_names_in_) == names
+    np.testing.assert_array_equal(
+        strategy.predict_proba(frame.iloc[200:]), strategy.predict_proba(frame.to_numpy()[200:])
+    )
+    renamed = frame.iloc[200:].rename(columns={"x0": "y0"})
+    with pytest.raises(ValueError, match="has the columns"):
+        strategy.decide(renamed)
+    with pytest.raises(ValueError, match="has the columns"):
+        strategy.decide(frame.iloc[200:, ::-1])  # the same names, in another order
+    strategy.decide(frame.iloc[200:])  # the right columns again
+    mixed = frame.iloc[200:].astype({"x3": "int64"})  # not all float: check_array's path
+    np.testing.assert_array_equal(
+        strategy.predict_proba(mixed), strategy.predict_proba(mixed.to_numpy(dtype=float))
+    )
+
+
 @pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, RandomStrategy])
 def test_bad_users_ids_and_rewards_are_refused_before_any_change(cls):
     world = LinearWorld(14, n_actions=5, dim=4)
@@ -412,6 +435,11 @@ def test_bad_users_ids_and_rewards_are_refused_before_any_change(cls):
             lambda: strategy.partial_fit(bad_users, world.ids[:4], [0] * 4),
         ),
         (ValueError, "X_users contains NaN", lambda: strategy.decide(bad_users)),
+        (
+            ValueError,
+            "X_users contains NaN",
+            lambda: strategy.decide(pd.DataFrame(bad_users, columns=[f"x{i}" for i in range(8)])),
+        ),
         (ValueError, "X_users has 7 features.*8", lambda: strategy.predict_proba(X[:, :7])),
         (
             ValueError,
