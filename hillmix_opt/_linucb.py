@@ -297,9 +297,7 @@ class LinUCBStrategy(_CrossedStrategy):
         blocks, offset = _aligned_blocks(X, start)
         Xa = np.empty((blocks.shape[0], X.shape[1] + 1, blocks.shape[2]), dtype=np.float32)
         Xa[:, 0] = 1.0
-        mean, scale = self.user_mean_[:, None], self.user_scale_[:, None]
-        np.subtract(blocks, mean, out=Xa[:, 1:], casting="same_kind")
-        np.divide(Xa[:, 1:], scale, out=Xa[:, 1:], casting="same_kind")
+        self._standardise_into(blocks, Xa[:, 1:])
         width = np.matmul(self._width_weights(), _pair_products(Xa))
         # A quadratic form of a positive semidefinite matrix: negative values
         # are rounding errors around zero.

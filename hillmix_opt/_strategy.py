@@ -207,24 +207,14 @@ def _aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
 
     Column ``c`` of ``Ft`` (shape (q, n)) is the decision ``start + c``: it
     is always computed in the same block of ``_ROW_BLOCK`` columns, at the
-    same place, by a product of the same shape, so its value does not
-    depend on the other decisions of the batch. The blocks go to BLAS as one
-    stacked product.
+    same place, by a product of the same shape (see :func:`_aligned_blocks`),
+    so its value does not depend on the other decisions of the batch. The
+    blocks go to BLAS as one stacked product.
     """
-    q, n = Ft.shape
-    block = _ROW_BLOCK
-    first = start // block
-    n_blocks = (start + n - 1) // block - first + 1
-    offset = start - first * block
-    if offset == 0 and n == n_blocks * block:
-        padded = Ft
-    else:
-        padded = np.zeros((q, n_blocks * block))
-        padded[:, offset : offset + n] = Ft
-    blocks = padded.reshape(q, n_blocks, block).transpose(1, 0, 2)
+    blocks, offset = _aligned_blocks(Ft.T, start)
     out = np.matmul(Wt, blocks)  # (n_blocks, m, block)
-    out = out.transpose(1, 0, 2).reshape(Wt.shape[0], n_blocks * block)
-    return out[:, offset : offset + n]
+    out = out.transpose(1, 0, 2).reshape(Wt.shape[0], -1)
+    return out[:, offset : offset + Ft.shape[1]]
 
 
 def _aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
@@ -770,9 +760,13 @@ class _BaseStrategy(BaseEstimator):
         """``[1, standardised x]`` of each user, as columns: shape (n_features + 1, n)."""
         out = np.empty((X.shape[1] + 1, X.shape[0]))
         out[0] = 1.0
-        np.subtract(X.T, self.user_mean_[:, None], out=out[1:])
-        out[1:] /= self.user_scale_[:, None]
+        self._standardise_into(X.T, out[1:])
         return out
+
+    def _standardise_into(self, XT: np.ndarray, out: np.ndarray):
+        """Write ``(x - user_mean_) / user_scale_`` of users as columns (..., p, n) to ``out``."""
+        np.subtract(XT, self.user_mean_[:, None], out=out, casting="same_kind")
+        np.divide(out, self.user_scale_[:, None], out=out, casting="same_kind")
 
     def _decision_users(self, X_users) -> np.ndarray:
         self._check_bank("deciding")
@@ -1051,8 +1045,7 @@ class _CrossedStrategy(_BaseStrategy):
         # (np.take: fancy indexing of rows costs several times more here.)
         YT = np.empty((dx + 1, m))
         YT[0] = 1.0
-        np.subtract(np.take(X, order, axis=0).T, self.user_mean_[:, None], out=YT[1:dx])
-        YT[1:dx] /= self.user_scale_[:, None]
+        self._standardise_into(np.take(X, order, axis=0).T, YT[1:dx])
         np.take(rewards, order, out=YT[dx])
         weights = self._bootstrap_weights(start, m)
         if weights is None and m >= _GROUP_PRODUCT_ROWS * groups.size:
