@@ -269,3 +269,29 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
     assert seen == [home, None, None, custom]
     assert max_size == 2**30  # bounded, and locked for parallel fits
     assert os.path.isdir(home) and os.path.isdir(custom)
+
+
+def test_nuts_refuses_a_model_with_no_finite_start():
+    # A model whose log density is -inf everywhere: the sampler must say so
+    # instead of running chains that never move.
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+
+    from hillmix._inference import run_nuts
+
+    def hopeless(x):
+        numpyro.sample("b", dist.Normal(0.0, 1.0))
+        numpyro.factor("impossible", -jax.numpy.inf * x)
+
+    with pytest.raises(ValueError, match="no start with a finite log density"):
+        run_nuts(
+            hopeless,
+            (1.0,),
+            jax.random.PRNGKey(0),
+            num_warmup=5,
+            num_samples=5,
+            num_chains=1,
+            target_accept=0.8,
+            dense_mass=False,
+        )
