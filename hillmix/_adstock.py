@@ -37,8 +37,9 @@ def geometric_adstock_weights(alpha, max_lag: int, normalize: bool = True):
     # Powers as a running product: ``alpha**lags`` calls the scalar ``pow``
     # of the C library for every weight and its gradient, a tenth of a
     # sampler's time with eight lags.
-    factors = jnp.broadcast_to(alpha, (max_lag - 1, *alpha.shape))
+    factors = jnp.broadcast_to(alpha, (max(max_lag - 1, 0), *alpha.shape))
     weights = jnp.cumprod(jnp.concatenate([jnp.ones((1, *alpha.shape)), factors]), axis=0)
+    weights = weights[:max_lag]
     if normalize:
         weights = weights / weights.sum(axis=0)
     return weights

@@ -14,6 +14,7 @@ import importlib.util
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -268,24 +269,41 @@ def run_nuts(
     return samples, np.asarray(diverging)
 
 
-_START_TRIES = 10
+_START_TRIES = 100
 
 
 def _valid_start(init, key, num_chains, model_args):
     """Initial NUTS states whose log density and gradient are finite.
 
-    Draws again, all chains together and from keys derived from ``key``,
-    the few times a start is not: the result stays a function of ``key``.
+    A chain whose start is not finite draws again, from keys derived from
+    ``key``, while the others keep theirs, up to ``_START_TRIES`` times (as
+    NumPyro's own search does): the result stays a function of ``key``.
     """
+    state = None
     for attempt in range(_START_TRIES):
-        state = init(jax.random.split(jax.random.fold_in(key, attempt), num_chains), *model_args)
-        if np.isfinite(state.potential_energy).all() and np.isfinite(state.z_grad).all():
+        keys = jax.random.split(jax.random.fold_in(key, attempt), num_chains)
+        drawn = jax.tree.map(np.asarray, init(keys, *model_args))
+        if state is None:
+            state = drawn
+        else:
+            state = jax.tree.map(partial(_keep_where, _finite(state)), state, drawn)
+        if _finite(state).all():
             return state
     raise ValueError(
         f"NUTS found no start with a finite log density and gradient in {_START_TRIES} "
         "tries of uniform draws within one unit of the origin of the unconstrained "
         "space; check the priors and the data for values the model cannot score."
     )
+
+
+def _finite(state):
+    """Per chain: are the log density and its gradient finite."""
+    return np.isfinite(state.potential_energy) & np.isfinite(state.z_grad).all(axis=-1)
+
+
+def _keep_where(keep, old, new):
+    """``old`` for the chains (leading axis) in ``keep``, ``new`` for the others."""
+    return np.where(keep.reshape(-1, *[1] * (old.ndim - 1)), old, new)
 
 
 def _latent_sites(model, args):

@@ -295,3 +295,32 @@ def test_nuts_refuses_a_model_with_no_finite_start():
             target_accept=0.8,
             dense_mass=False,
         )
+
+
+def test_nuts_redraws_only_the_chains_whose_start_is_not_finite():
+    # Finite only where both coordinates exceed 0.6: about one uniform start
+    # in 25 is, so redrawing all chains together would rarely find one for
+    # every chain at once.
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    from hillmix._inference import run_nuts
+
+    def corner(scale):
+        x = numpyro.sample("x", dist.Normal(0.0, scale).expand([2]).to_event(1))
+        numpyro.factor("corner", jnp.where(jnp.all(x > 0.6), 0.0, -jnp.inf))
+
+    samples, _ = run_nuts(
+        corner,
+        (1.0,),
+        jax.random.PRNGKey(0),
+        num_warmup=20,
+        num_samples=20,
+        num_chains=4,
+        target_accept=0.8,
+        dense_mass=False,
+    )
+    assert samples["x"].shape == (80, 2)
+    assert np.all(samples["x"] > 0.6)
