@@ -271,6 +271,24 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
     assert os.path.isdir(home) and os.path.isdir(custom)
 
 
+def _short_nuts(model, *, draws, num_chains):
+    """``run_nuts`` on a toy model taking one argument, 1.0."""
+    import jax
+
+    from hillmix._inference import run_nuts
+
+    return run_nuts(
+        model,
+        (1.0,),
+        jax.random.PRNGKey(0),
+        num_warmup=draws,
+        num_samples=draws,
+        num_chains=num_chains,
+        target_accept=0.8,
+        dense_mass=False,
+    )
+
+
 def test_nuts_refuses_a_model_with_no_finite_start():
     # A model whose log density is -inf everywhere: the sampler must say so
     # instead of running chains that never move.
@@ -278,49 +296,26 @@ def test_nuts_refuses_a_model_with_no_finite_start():
     import numpyro
     import numpyro.distributions as dist
 
-    from hillmix._inference import run_nuts
-
     def hopeless(x):
         numpyro.sample("b", dist.Normal(0.0, 1.0))
         numpyro.factor("impossible", -jax.numpy.inf * x)
 
     with pytest.raises(ValueError, match="no start with a finite log density"):
-        run_nuts(
-            hopeless,
-            (1.0,),
-            jax.random.PRNGKey(0),
-            num_warmup=5,
-            num_samples=5,
-            num_chains=1,
-            target_accept=0.8,
-            dense_mass=False,
-        )
+        _short_nuts(hopeless, draws=5, num_chains=1)
 
 
 def test_nuts_redraws_only_the_chains_whose_start_is_not_finite():
     # Finite only where both coordinates exceed 0.6: about one uniform start
     # in 25 is, so redrawing all chains together would rarely find one for
     # every chain at once.
-    import jax
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
-
-    from hillmix._inference import run_nuts
 
     def corner(scale):
         x = numpyro.sample("x", dist.Normal(0.0, scale).expand([2]).to_event(1))
         numpyro.factor("corner", jnp.where(jnp.all(x > 0.6), 0.0, -jnp.inf))
 
-    samples, _ = run_nuts(
-        corner,
-        (1.0,),
-        jax.random.PRNGKey(0),
-        num_warmup=20,
-        num_samples=20,
-        num_chains=4,
-        target_accept=0.8,
-        dense_mass=False,
-    )
+    samples, _ = _short_nuts(corner, draws=20, num_chains=4)
     assert samples["x"].shape == (80, 2)
     assert np.all(samples["x"] > 0.6)
