@@ -191,23 +191,18 @@ def run_nuts(
     settings = (num_warmup, num_samples, num_chains, target_accept, dense_mass, max_tree_depth)
 
     def build():
-        def kernel_for(args, z):
+        def kernel_for(args, unravel):
             # NUTS over one flat vector of the unconstrained parameters: its
             # leapfrog and tree bookkeeping then run one array operation
             # each, not one per site, about a fifth of the time per leapfrog
             # step for a three-curve mixture. The potential takes the data
-            # as traced arguments, so the kernel is made in each program; its
-            # initialisation there, unused but for the settings it records,
-            # compiles away.
-            unravel = _unravel(model, args)
-            kernel = NUTS(
+            # as traced arguments, so the kernel is made in each program.
+            return NUTS(
                 potential_fn=lambda flat: potential_energy(model, args, {}, unravel(flat)),
                 target_accept_prob=target_accept,
                 dense_mass=dense_mass,
                 max_tree_depth=max_tree_depth,
             )
-            state = kernel.init(jax.random.PRNGKey(0), num_warmup, init_params=z)
-            return kernel, state
 
         def init(key, *args):
             # Random starts within one unit of the origin of the unconstrained
@@ -215,12 +210,14 @@ def run_nuts(
             # prior's far tails, and without the prior's samplers (Dirichlet's
             # rejection loops included) in the compiled program.
             start_key, kernel_key = jax.random.split(key)
-            start, _ = ravel_pytree(_uniform_start(model, args, start_key))
-            kernel, _ = kernel_for(args, start)
-            return kernel.init(kernel_key, num_warmup, init_params=start)
+            start, unravel = ravel_pytree(_uniform_start(model, args, start_key))
+            return kernel_for(args, unravel).init(kernel_key, num_warmup, init_params=start)
 
         def advance(state, start, *args):
-            kernel, _ = kernel_for(args, state.z)
+            kernel = kernel_for(args, _unravel(model, args))
+            # NumPyro's sampler reads settings its init records; this init's
+            # own results are unused and compile away.
+            kernel.init(jax.random.PRNGKey(0), num_warmup, init_params=state.z)
 
             # A fixed number of iterations per call, the last call's surplus
             # masked out, so one compiled program serves every call.
