@@ -279,7 +279,10 @@ def _valid_start(init, key, num_chains, model_args):
     state = None
     for attempt in range(_START_TRIES):
         keys = jax.random.split(jax.random.fold_in(key, attempt), num_chains)
-        drawn = jax.tree.map(np.asarray, init(keys, *model_args))
+        # Kept on the devices as ``init`` placed them, split by chain: the
+        # NUTS iterations then see the same input layout on their first call
+        # as on later ones, and compile once, not twice.
+        drawn = init(keys, *model_args)
         if state is None:
             state = drawn
         else:
@@ -300,7 +303,7 @@ def _finite(state):
 
 def _keep_where(keep, old, new):
     """``old`` for the chains (leading axis) in ``keep``, ``new`` for the others."""
-    return np.where(keep.reshape(-1, *[1] * (old.ndim - 1)), old, new)
+    return jnp.where(keep.reshape(-1, *[1] * (old.ndim - 1)), old, new)
 
 
 def _latent_sites(model, args):

@@ -1,5 +1,6 @@
 """HillMixtureMMM: API contract, scikit-learn composition, errors, persistence."""
 
+import logging
 import pickle
 import warnings
 
@@ -319,3 +320,21 @@ def test_nuts_redraws_only_the_chains_whose_start_is_not_finite():
     samples, _ = _short_nuts(corner, draws=20, num_chains=4)
     assert samples["x"].shape == (80, 2)
     assert np.all(samples["x"] > 0.6)
+
+
+def test_nuts_compiles_each_of_its_programs_once(caplog):
+    # Initialisation, iterations, draws: three programs. The iterations'
+    # first call must see its state laid out over the devices as later
+    # calls do, or it compiles a second time (seconds for a real model).
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+
+    def toy(scale):
+        numpyro.sample("x", dist.Normal(0.0, scale).expand([3]).to_event(1))
+
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        _short_nuts(toy, draws=50, num_chains=2)
+    messages = [record.getMessage() for record in caplog.records]
+    compiles = [m for m in messages if "Compiling jit(in_turn)" in m]
+    assert len(compiles) == 3, compiles
