@@ -131,6 +131,16 @@ def test_save_load_and_pickle_round_trip(fitted, data, tmp_path):
 def test_inference_data(fitted):
     idata = fitted.to_inference_data()
     assert idata.posterior["A"].shape[:2] == (2, 150)
+    stats = idata.sample_stats
+    for name in ("diverging", "acceptance_rate", "step_size", "n_steps", "energy", "lp"):
+        assert stats[name].shape == (2, 150), name
+    assert int(stats["diverging"].sum()) == fitted.diagnostics_["divergences"]
+    # One step size per chain once warm-up is over, and at least one
+    # leapfrog step per draw.
+    step = stats["step_size"].values
+    assert np.all(step == step[:, :1]) and np.all(step > 0)
+    assert stats["n_steps"].values.min() >= 1
+    assert np.all(np.isfinite(stats["energy"].values))
 
 
 def test_plots_return_axes(fitted, data):
@@ -288,6 +298,41 @@ def _short_nuts(model, *, draws, num_chains):
         target_accept=0.8,
         dense_mass=False,
     )
+
+
+def test_nuts_samples_at_its_target_whatever_the_warm_up_target():
+    # The windows that estimate the mass matrix may tune the step size for a
+    # lower acceptance; the last warm-up window must retune it for
+    # target_accept, which the draws then show.
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+
+    from hillmix._inference import run_nuts
+
+    def gaussian(scale):
+        numpyro.sample("x", dist.Normal(0.0, scale * jax.numpy.arange(1.0, 11.0)).to_event(1))
+
+    def acceptance(warmup_target):
+        _, stats = run_nuts(
+            gaussian,
+            (1.0,),
+            jax.random.PRNGKey(0),
+            num_warmup=400,
+            num_samples=400,
+            num_chains=2,
+            target_accept=0.95,
+            warmup_target_accept=warmup_target,
+            dense_mass=False,
+        )
+        assert stats["acceptance_rate"].shape == (2, 400)
+        return stats["acceptance_rate"].mean(), stats["step_size"][:, 0]
+
+    low, low_step = acceptance(0.5)
+    same, same_step = acceptance(0.95)
+    assert low > 0.92 and same > 0.92
+    # Steps tuned for the same target, within dual averaging's noise.
+    np.testing.assert_allclose(low_step, same_step, rtol=0.3)
 
 
 def test_nuts_refuses_a_model_with_no_finite_start():
