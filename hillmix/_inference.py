@@ -40,16 +40,22 @@ __all__ = ["enable_compilation_cache", "run_nuts", "run_svi"]
 
 _CHUNKS = 20  # compiled calls per NUTS run, between which progress is shown
 
-# Acceptance the step size is tuned for in the warm-up windows that estimate
-# the mass matrix (all but the last). Their draws only feed variance
-# estimates, and HMC targets the same distribution at any step size, so a
-# high ``target_accept`` (0.99 for a mixture) need only hold in the last
-# window, where the step size for sampling is tuned. Against 0.99 in every
-# window, 0.85 took 5-30% off each fit of a three-curve mixture on 156 x 8
-# (seven seeds; minimum ESS 0.9-1.6 times as large) and a third off the
-# recovery study's twenty (benchmarks/peers/RESULTS.md); 0.9 gave a smaller
-# minimum ESS than 0.85 on five seeds of six, and 0.8 on the one seed tried.
+# Acceptance the step size is tuned for in the warm-up windows before the
+# last: burn-in and the windows that estimate the mass matrix. HMC leaves
+# the posterior invariant at any step size, so a high ``target_accept``
+# (0.99 for a mixture) need only hold where the step size for sampling is
+# tuned, and small steps there cost most of a mixture fit's warm-up
+# (benchmarks/peers/RESULTS.md: 0.85 against 0.9, 0.8 and 0.99).
 _MASS_WINDOWS_TARGET = 0.85
+
+# Iterations before the last window that already tune for ``target_accept``:
+# the last window's dual averaging starts from the step size they leave, and
+# in its 50 iterations does not forget one tuned for a lower target (on a
+# Gaussian at 0.99, switching at the window itself left steps 13% larger
+# and acceptance 0.986; 50 iterations earlier, within 3% and 0.988). Short
+# warm-ups, whose last window starts before this, tune for the target
+# throughout.
+_RETUNE_ITERATIONS = 50
 
 # Per-iteration statistics kept with the draws, by ArviZ's names.
 SAMPLE_STATS = ("diverging", "acceptance_rate", "step_size", "n_steps", "energy", "lp")
@@ -192,9 +198,9 @@ def run_nuts(
     max_tree_depth : int, default=10
         Largest NUTS tree depth (at most ``2**max_tree_depth`` leapfrog steps).
     warmup_target_accept : float, default=None
-        Target acceptance of the step size in the warm-up windows before the
-        last, which only estimate the mass matrix; ``None`` is
-        ``min(target_accept, 0.85)``.
+        Target acceptance of the step size in the warm-up before the last
+        window (burn-in and mass-matrix estimation), up to 50 iterations
+        before it; ``None`` is ``min(target_accept, 0.85)``.
     progress : bool, default=False
         Show a progress bar (iterations summed over chains).
     cache_key : hashable, default=None
@@ -215,9 +221,10 @@ def run_nuts(
     chunk = -(-total // _CHUNKS)
     if warmup_target_accept is None:
         warmup_target_accept = min(target_accept, _MASS_WINDOWS_TARGET)
-    # The last window tunes the step size for sampling; it starts where the
-    # mass matrix is final (NumPyro's schedule).
+    # The last window tunes the step size for sampling, with the mass matrix
+    # final (NumPyro's schedule).
     last_window = build_adaptation_schedule(num_warmup)[-1].start if num_warmup else 0
+    switch = max(0, last_window - _RETUNE_ITERATIONS)
     settings = (
         num_warmup,
         num_samples,
@@ -260,7 +267,7 @@ def run_nuts(
             def step(state, i):
                 # The target as a traced value: one kernel, one program, for
                 # iterations on both sides of the switch.
-                target = jnp.where(state.i < last_window, warmup_target_accept, target_accept)
+                target = jnp.where(state.i < switch, warmup_target_accept, target_accept)
                 kernel = kernel_for(args, unravel, target)
                 # NumPyro's sampler reads settings its init records; this
                 # init's own results are unused and compile away.

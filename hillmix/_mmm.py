@@ -110,10 +110,11 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         mixture's weights and amplitudes enter the likelihood only through
         their products, a curved ridge on which step sizes tuned for 0.95
         diverge now and then (one to a few transitions in 9 of 10 fits of
-        the recovery study's data); smaller steps remove them for about 40%
-        more sampling time. The step size is tuned for it in the last
-        warm-up window; the windows before, which only estimate the mass
-        matrix, tune for ``min(target_accept, 0.85)``, at a fraction of the
+        the recovery study's data); smaller steps make them rare (one or two
+        in about a fifth of the fits) for about 40% more sampling time.
+        The step size is tuned for it at the end of warm-up; the warm-up
+        before (burn-in and the windows that estimate the mass matrix)
+        tunes for ``min(target_accept, 0.85)``, at a fraction of the
         leapfrog steps.
     dense_mass : bool, default=False
         Adapt a dense mass matrix. With a few hundred parameters its
