@@ -192,7 +192,7 @@ def run_nuts(
         Per-chain warm-up and kept iterations; number of chains.
     target_accept : float
         Target acceptance probability of the step size NUTS samples with
-        (tuned in the last warm-up window).
+        (tuned at the end of warm-up).
     dense_mass : bool
         Adapt a dense mass matrix.
     max_tree_depth : int, default=10
