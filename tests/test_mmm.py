@@ -283,48 +283,41 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
     assert os.path.isdir(home) and os.path.isdir(custom)
 
 
-def _short_nuts(model, *, draws, num_chains):
-    """``run_nuts`` on a toy model taking one argument, 1.0."""
+def _short_nuts(model, *, draws, num_chains, **settings):
+    """``run_nuts`` on a toy model taking one argument, 1.0; ``settings`` override."""
     import jax
 
     from hillmix._inference import run_nuts
 
-    return run_nuts(
-        model,
-        (1.0,),
-        jax.random.PRNGKey(0),
-        num_warmup=draws,
-        num_samples=draws,
-        num_chains=num_chains,
-        target_accept=0.8,
-        dense_mass=False,
-    )
+    settings = {
+        "num_warmup": draws,
+        "num_samples": draws,
+        "target_accept": 0.8,
+        "dense_mass": False,
+        **settings,
+    }
+    return run_nuts(model, (1.0,), jax.random.PRNGKey(0), num_chains=num_chains, **settings)
 
 
 def test_nuts_samples_at_its_target_whatever_the_warm_up_target():
-    # The windows that estimate the mass matrix may tune the step size for a
-    # lower acceptance; the last warm-up window must retune it for
+    # Burn-in and the windows that estimate the mass matrix may tune the step
+    # size for a lower acceptance; the end of warm-up must retune it for
     # target_accept, which the draws then show.
     import jax
     import numpyro
     import numpyro.distributions as dist
 
-    from hillmix._inference import run_nuts
-
     def gaussian(scale):
         numpyro.sample("x", dist.Normal(0.0, scale * jax.numpy.arange(1.0, 11.0)).to_event(1))
 
     def run(warmup_target, num_warmup=400):
-        return run_nuts(
+        return _short_nuts(
             gaussian,
-            (1.0,),
-            jax.random.PRNGKey(0),
-            num_warmup=num_warmup,
-            num_samples=400,
+            draws=400,
             num_chains=2,
+            num_warmup=num_warmup,
             target_accept=0.95,
             warmup_target_accept=warmup_target,
-            dense_mass=False,
         )
 
     (low_draws, low), (same_draws, same) = run(0.5), run(0.95)
