@@ -110,8 +110,8 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         mixture's weights and amplitudes enter the likelihood only through
         their products, a curved ridge on which step sizes tuned for 0.95
         diverge now and then (one to a few transitions in 9 of 10 fits of
-        the recovery study's data); smaller steps make them rare (one or two
-        in about a fifth of the fits) for about 40% more sampling time.
+        the recovery study's data); smaller steps make them rarer (one to a
+        few in about a fifth of the fits) for about 40% more sampling time.
         The step size is tuned for it at the end of warm-up; the warm-up
         before (burn-in and the windows that estimate the mass matrix)
         tunes for ``min(target_accept, 0.85)``, at a fraction of the
