@@ -527,7 +527,10 @@ def enable_compilation_cache(path=None) -> str:
     global: from then on every program of the process that takes a second
     or more to compile is kept there (hillmix's samplers among them), up to
     1 GiB, the least recently used leaving first, under a file lock so that
-    parallel fits share it safely. Set ``HILLMIX_COMPILATION_CACHE=0`` to
+    parallel fits share it safely; this function bounds it the same way.
+    A directory that already holds entries written without a bound (by
+    JAX's own unbounded setting, for instance) stays unbounded: JAX cannot
+    evict those, and would fail to write beside them. Set ``HILLMIX_COMPILATION_CACHE=0`` to
     opt out, for instance if JAX reports errors loading cache entries on
     your machine. The cache changes no draw: a loaded program is the
     compiled program.
@@ -542,6 +545,7 @@ def enable_compilation_cache(path=None) -> str:
     path = _cache_path(path)
     os.makedirs(path, exist_ok=True)
     _use_cache_dir(path)
+    _bound_cache(path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
@@ -549,6 +553,35 @@ def enable_compilation_cache(path=None) -> str:
 
 def _cache_path(path) -> str:
     return os.path.expanduser(os.fspath(path) if path is not None else _DEFAULT_CACHE_DIR)
+
+
+def _bound_cache(path: str):
+    """Bound JAX's cache at 1 GiB, unless ``path`` holds entries it cannot evict.
+
+    A bounded cache evicts the least recently used entries and locks the
+    directory, so parallel fits never read half a file. It needs an access
+    time beside every entry, which an unbounded writer (JAX's own setting,
+    an older hillmix) does not leave; over such a directory every write
+    would fail with a warning and nothing new would be kept, so it stays
+    unbounded. A bound the user set is left alone.
+    """
+    size = jax.config.jax_compilation_cache_max_size
+    if _has_untimed_entries(path):
+        if size == _DEFAULT_CACHE_BYTES:
+            jax.config.update("jax_compilation_cache_max_size", -1)
+    elif size == -1 and importlib.util.find_spec("filelock"):
+        jax.config.update("jax_compilation_cache_max_size", _DEFAULT_CACHE_BYTES)
+
+
+def _has_untimed_entries(path: str) -> bool:
+    """Whether a cache entry in ``path`` lacks the access-time file eviction reads."""
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    return any(
+        name.endswith("-cache") and name[: -len("-cache")] + "-atime" not in names for name in names
+    )
 
 
 def _use_cache_dir(path: str):
@@ -585,7 +618,4 @@ def _default_compilation_cache():
     if not os.access(path, os.W_OK):
         return  # JAX would warn at every write
     _use_cache_dir(path)
-    if jax.config.jax_compilation_cache_max_size == -1 and importlib.util.find_spec("filelock"):
-        # A bounded cache: JAX then evicts the least recently used entries
-        # and locks the directory, so parallel fits never read half a file.
-        jax.config.update("jax_compilation_cache_max_size", _DEFAULT_CACHE_BYTES)
+    _bound_cache(path)

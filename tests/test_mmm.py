@@ -244,16 +244,18 @@ import json, os, sys
 import jax, jax.numpy as jnp
 jnp.ones(3).sum()  # JAX has compiled before hillmix looks at its cache
 from hillmix import _inference
-seen = []
+seen, sizes = [], []
 for setting in json.loads(sys.argv[1]):
     _inference._default_cache_checked = False
     jax.config.update("jax_compilation_cache_dir", None)
+    jax.config.update("jax_compilation_cache_max_size", -1)
     os.environ.pop("HILLMIX_COMPILATION_CACHE", None)
     if setting is not None:
         os.environ["HILLMIX_COMPILATION_CACHE"] = setting
     _inference._default_compilation_cache()
     seen.append(jax.config.jax_compilation_cache_dir)
-print(json.dumps([seen, jax.config.jax_compilation_cache_max_size]))
+    sizes.append(jax.config.jax_compilation_cache_max_size)
+print(json.dumps([seen, sizes]))
 """
 
 
@@ -268,7 +270,12 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HILLMIX_COMPILATION_CACHE"}
     env["HOME"] = str(tmp_path / "home")
     custom = str(tmp_path / "custom")
-    settings = [None, "0", "off", custom]
+    # An entry an unbounded writer left, without the access time that JAX's
+    # eviction reads.
+    untimed = tmp_path / "untimed"
+    untimed.mkdir()
+    (untimed / "jit_f-0123-cache").write_bytes(b"")
+    settings = [None, "0", "off", custom, str(untimed)]
     out = subprocess.run(
         [sys.executable, "-c", _CACHE_PROBE, json.dumps(settings)],
         env=env,
@@ -277,10 +284,44 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
         check=True,
     ).stdout
     home = str(tmp_path / "home" / ".cache" / "hillmix" / "jax")
-    seen, max_size = json.loads(out)
-    assert seen == [home, None, None, custom]
-    assert max_size == 2**30  # bounded, and locked for parallel fits
+    seen, sizes = json.loads(out)
+    assert seen == [home, None, None, custom, str(untimed)]
+    # Bounded, and locked for parallel fits, except over untimed entries.
+    assert sizes == [2**30, -1, -1, 2**30, -1]
     assert os.path.isdir(home) and os.path.isdir(custom)
+
+
+_UNTIMED_PROBE = """
+import os, sys, warnings
+import jax, jax.numpy as jnp
+import hillmix
+from hillmix import _inference
+os.environ["HILLMIX_COMPILATION_CACHE"] = sys.argv[2]
+_inference._default_compilation_cache()  # as at the first fit: bounded
+hillmix.enable_compilation_cache(sys.argv[1])
+with warnings.catch_warnings():
+    warnings.simplefilter("error")  # JAX only warns when a write fails
+    jax.jit(lambda x: x * 2.0 + 1.0)(jnp.ones(3)).block_until_ready()
+print(sorted(os.listdir(sys.argv[1])))
+"""
+
+
+def test_compilation_cache_keeps_writing_beside_entries_it_cannot_evict(tmp_path):
+    # A bounded cache over an entry without an access time fails every
+    # write (a warning each, and nothing kept).
+    import subprocess
+    import sys
+
+    untimed = tmp_path / "untimed"
+    untimed.mkdir()
+    (untimed / "jit_old-0123-cache").write_bytes(b"")
+    out = subprocess.run(
+        [sys.executable, "-c", _UNTIMED_PROBE, str(untimed), str(tmp_path / "default")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "jit__lambda" in out
 
 
 def _short_nuts(model, *, draws, num_chains, **settings):
