@@ -205,7 +205,7 @@ def run_nuts(
         Show a progress bar (iterations summed over chains).
     cache_key : hashable, default=None
         Identifies ``model``; with it, the compiled runner is reused by
-        later calls with the same key and settings.
+        later calls with the same key and settings, whatever their targets.
 
     Returns
     -------
@@ -225,15 +225,11 @@ def run_nuts(
     # final (NumPyro's schedule).
     last_window = build_adaptation_schedule(num_warmup)[-1].start if num_warmup else 0
     switch = max(0, last_window - _RETUNE_ITERATIONS)
-    settings = (
-        num_warmup,
-        num_samples,
-        num_chains,
-        target_accept,
-        warmup_target_accept,
-        dense_mass,
-        max_tree_depth,
-    )
+    # The targets enter the compiled programs as arguments, not constants:
+    # a refit at another target (HillMixtureMMM's rerun after divergences
+    # among them) reuses the program.
+    targets = jnp.asarray([warmup_target_accept, target_accept], dtype=float)
+    settings = (num_warmup, num_samples, num_chains, dense_mass, max_tree_depth)
 
     def build():
         def kernel_for(args, unravel, target):
@@ -249,17 +245,17 @@ def run_nuts(
                 max_tree_depth=max_tree_depth,
             )
 
-        def init(key, *args):
+        def init(key, targets, *args):
             # Random starts within one unit of the origin of the unconstrained
             # space: dispersed, so R-hat can see disagreement, never in the
             # prior's far tails, and without the prior's samplers (Dirichlet's
             # rejection loops included) in the compiled program.
             start_key, kernel_key = jax.random.split(key)
             start, unravel = ravel_pytree(_uniform_start(model, args, start_key))
-            kernel = kernel_for(args, unravel, warmup_target_accept)
+            kernel = kernel_for(args, unravel, targets[0])
             return kernel.init(kernel_key, num_warmup, init_params=start)
 
-        def advance(state, start, *args):
+        def advance(state, start, targets, *args):
             unravel = _unravel(model, args)
 
             # A fixed number of iterations per call, the last call's surplus
@@ -267,7 +263,7 @@ def run_nuts(
             def step(state, i):
                 # The target as a traced value: one kernel, one program, for
                 # iterations on both sides of the switch.
-                target = jnp.where(state.i < switch, warmup_target_accept, target_accept)
+                target = jnp.where(state.i < switch, targets[0], targets[1])
                 kernel = kernel_for(args, unravel, target)
                 # NumPyro's sampler reads settings its init records; this
                 # init's own results are unused and compile away.
@@ -286,8 +282,8 @@ def run_nuts(
             )(z)
 
         return (
-            _over_chains(init, num_chains, (0,) + (None,) * len(model_args)),
-            _over_chains(advance, num_chains, (0, None) + (None,) * len(model_args)),
+            _over_chains(init, num_chains, (0, None) + (None,) * len(model_args)),
+            _over_chains(advance, num_chains, (0, None, None) + (None,) * len(model_args)),
             _over_chains(finish, num_chains, (0,) + (None,) * len(model_args)),
         )
 
@@ -298,10 +294,10 @@ def run_nuts(
     # Progress is reported between compiled calls, never from inside one, so
     # the draws are the same with or without a progress bar.
     with _progress(total * num_chains, progress, "NUTS") as report:
-        state = _valid_start(init, key, num_chains, model_args)
+        state = _valid_start(init, key, num_chains, (targets, *model_args))
         zs, chunks = [], []
         for start in range(0, total, chunk):
-            state, (z, stats) = advance(state, start, *model_args)
+            state, (z, stats) = advance(state, start, targets, *model_args)
             zs.append(z)
             chunks.append(stats)
             if report is not None:
@@ -334,7 +330,7 @@ def _iteration_stats(state):
 _START_TRIES = 100
 
 
-def _valid_start(init, key, num_chains, model_args):
+def _valid_start(init, key, num_chains, init_args):
     """Initial NUTS states whose log density and gradient are finite.
 
     A chain whose start is not finite draws again, from keys derived from
@@ -347,7 +343,7 @@ def _valid_start(init, key, num_chains, model_args):
         # Kept on the devices as ``init`` placed them, split by chain: the
         # NUTS iterations then see the same input layout on their first call
         # as on later ones, and compile once, not twice.
-        drawn = init(keys, *model_args)
+        drawn = init(keys, *init_args)
         if state is None:
             state = drawn
         else:

@@ -109,7 +109,8 @@ def run_demo(
     say(
         "Diagnostics: "
         f"max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
-        f"divergences {d['divergences']}, converged: {d['converged']}"
+        f"divergences {d['divergences']} at target acceptance {d['target_accept']:g}, "
+        f"converged: {d['converged']}"
     )
     say(f"Held-out weeks: RMSE {rmse:.1f}, 90% interval coverage {coverage:.2f}")
     say()

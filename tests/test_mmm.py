@@ -239,6 +239,38 @@ def test_convergence_warning_on_too_short_chains(data):
     assert model.diagnostics_["converged"] is False
 
 
+def test_auto_target_samples_again_after_divergences(data, monkeypatch):
+    # "auto" answers divergent transitions with a second run at half the
+    # rejection rate and keeps only its draws; a numeric target is kept.
+    import hillmix._mmm as mmm_module
+
+    X, y, _ = data
+    real, calls = mmm_module.run_nuts, []
+
+    def diverging_at_first(*args, **kwargs):
+        samples, stats = real(*args, **kwargs)
+        calls.append(kwargs["target_accept"])
+        if len(calls) == 1:
+            stats["diverging"] = stats["diverging"].copy()
+            stats["diverging"][0, 0] = True  # as if a transition had diverged
+        return samples, stats
+
+    monkeypatch.setattr(mmm_module, "run_nuts", diverging_at_first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains
+        model = HillMixtureMMM(n_components=2, **{**FAST, "target_accept": "auto"}).fit(X, y)
+    assert calls == [0.99, pytest.approx(0.995)]
+    assert model.diagnostics_["target_accept"] == pytest.approx(0.995)
+    assert model.diagnostics_["divergences"] == model._sample_stats["diverging"].sum()
+
+    calls.clear()
+    with pytest.warns(ConvergenceWarning):
+        model = HillMixtureMMM(n_components=2, **FAST).fit(X, y)
+    assert calls == [FAST["target_accept"]]
+    assert model.diagnostics_["divergences"] >= 1
+    assert model.diagnostics_["target_accept"] == FAST["target_accept"]
+
+
 _CACHE_PROBE = """
 import json, os, sys
 import jax, jax.numpy as jnp
@@ -372,6 +404,26 @@ def test_nuts_samples_at_its_target_whatever_the_warm_up_target():
     # throughout: the same chains whatever the warm-up target.
     short_low, short_same = run(0.5, num_warmup=30)[0], run(0.95, num_warmup=30)[0]
     np.testing.assert_array_equal(short_low["x"], short_same["x"])
+
+
+def test_nuts_compiles_once_for_every_target():
+    # The targets are arguments of the compiled program: a refit at another
+    # target (the "auto" rerun after divergences) reuses it.
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+
+    from hillmix._inference import _RUNNERS
+
+    def gaussian(scale):
+        numpyro.sample("x", dist.Normal(0.0, scale * jax.numpy.arange(1.0, 6.0)).to_event(1))
+
+    key = "test-targets-are-arguments"
+    low = _short_nuts(gaussian, draws=300, num_chains=1, target_accept=0.6, cache_key=key)[1]
+    high = _short_nuts(gaussian, draws=300, num_chains=1, target_accept=0.95, cache_key=key)[1]
+    assert sum(k[1] == key for k in _RUNNERS._store) == 1
+    # Each target tuned its own step size.
+    assert low["step_size"][0, 0] > 1.5 * high["step_size"][0, 0]
 
 
 def test_nuts_refuses_a_model_with_no_finite_start():

@@ -68,6 +68,8 @@ def score(dgp, seed, n_components):
         "min_ess_bulk": d["min_ess_bulk"],
         "divergences": d["divergences"],
         "converged": d["converged"],
+        # Divergences in the first run made "auto" sample again at a higher target.
+        "resampled": d["target_accept"] > model._target_accept(),
         "alpha_in_90": alpha_in,
         "sigma_in_90": bool(np.quantile(sigma, 0.05) <= true_sigma <= np.quantile(sigma, 0.95)),
         "noise_rms_ratio": noise_ratio,
@@ -126,6 +128,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             max_rhat=("max_rhat", "max"),
             min_ess=("min_ess_bulk", "min"),
             divergent_fits=("divergences", lambda d: int((d > 0).sum())),
+            resampled=("resampled", "sum"),
             alpha_in_90=("alpha_in_90", "mean"),
             sigma_in_90=("sigma_in_90", "mean"),
             coverage_90=("coverage_90", "mean"),
