@@ -491,6 +491,7 @@ def run_svi(
 _CACHE_ENVIRONMENT = "HILLMIX_COMPILATION_CACHE"
 _DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "hillmix", "jax")
 _DEFAULT_CACHE_BYTES = 2**30
+_LOCK_SECONDS = 10
 _default_cache_checked = False
 
 
@@ -524,9 +525,9 @@ def enable_compilation_cache(path=None) -> str:
     or more to compile is kept there (hillmix's samplers among them), up to
     1 GiB, the least recently used leaving first, under a file lock so that
     parallel fits share it safely; this function bounds it the same way.
-    A directory that already holds entries written without a bound (by
-    JAX's own unbounded setting, for instance) stays unbounded: JAX cannot
-    evict those, and would fail to write beside them. Set ``HILLMIX_COMPILATION_CACHE=0`` to
+    Entries written without a bound (by JAX's own unbounded setting, for
+    instance) lack the access time eviction reads; they get their
+    modification time as one. Set ``HILLMIX_COMPILATION_CACHE=0`` to
     opt out, for instance if JAX reports errors loading cache entries on
     your machine. The cache changes no draw: a loaded program is the
     compiled program.
@@ -552,32 +553,42 @@ def _cache_path(path) -> str:
 
 
 def _bound_cache(path: str):
-    """Bound JAX's cache at 1 GiB, unless ``path`` holds entries it cannot evict.
+    """Bound JAX's cache at 1 GiB, unless bounded already, over every entry of ``path``.
 
     A bounded cache evicts the least recently used entries and locks the
-    directory, so parallel fits never read half a file. It needs an access
-    time beside every entry, which an unbounded writer (JAX's own setting,
-    an older hillmix) does not leave; over such a directory every write
-    would fail with a warning and nothing new would be kept, so it stays
-    unbounded. A bound the user set is left alone.
+    directory, so parallel fits never read half a file. Its eviction reads
+    an access time beside every entry, which an unbounded writer (JAX's own
+    setting, an older hillmix) does not leave: over such an entry every
+    write would fail with a warning and keep nothing. Those entries get
+    their modification time as access time first.
     """
-    size = jax.config.jax_compilation_cache_max_size
-    if _has_untimed_entries(path):
-        if size == _DEFAULT_CACHE_BYTES:
-            jax.config.update("jax_compilation_cache_max_size", -1)
-    elif size == -1 and importlib.util.find_spec("filelock"):
+    if not importlib.util.find_spec("filelock"):
+        return  # JAX bounds a cache only under a file lock
+    try:
+        _time_entries(path)
+    except OSError:  # read-only, or the lock held for long: leave the setting
+        return
+    if jax.config.jax_compilation_cache_max_size == -1:
         jax.config.update("jax_compilation_cache_max_size", _DEFAULT_CACHE_BYTES)
 
 
-def _has_untimed_entries(path: str) -> bool:
-    """Whether a cache entry in ``path`` lacks the access-time file eviction reads."""
-    try:
+def _time_entries(path: str):
+    """Give every cache entry in ``path`` the access-time file JAX's eviction reads.
+
+    JAX writes an entry's ``-cache`` file and then its ``-atime`` file (8
+    bytes, little-endian nanoseconds), both under ``.lockfile``; holding that
+    lock, an entry without one was written unbounded, not half-written.
+    """
+    import filelock
+
+    with filelock.FileLock(os.path.join(path, ".lockfile"), timeout=_LOCK_SECONDS):
         names = set(os.listdir(path))
-    except OSError:
-        return False
-    return any(
-        name.endswith("-cache") and name[: -len("-cache")] + "-atime" not in names for name in names
-    )
+        for name in names:
+            key = name.removesuffix("-cache")
+            if key != name and key + "-atime" not in names:
+                stamp = os.stat(os.path.join(path, name)).st_mtime_ns
+                with open(os.path.join(path, key + "-atime"), "wb") as fh:
+                    fh.write(stamp.to_bytes(8, "little"))
 
 
 def _use_cache_dir(path: str):

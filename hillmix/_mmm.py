@@ -113,9 +113,10 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         the recovery study's data); smaller steps make them rarer (one to a
         few in about a fifth of the fits) for about 40% more sampling time.
         When a fit still has divergent transitions, ``"auto"`` samples
-        again, once, at half the rejection rate (0.995 for a mixture) and
-        keeps only the second run; ``diagnostics_["target_accept"]`` says
-        which target the draws come from. A number is used as given.
+        again, once, at half the rejection rate (0.995 for a mixture, 0.975
+        for one component) and keeps only the second run;
+        ``diagnostics_["target_accept"]`` says which target the draws come
+        from. A number is used as given.
         The step size is tuned for it at the end of warm-up; the warm-up
         before (burn-in and the windows that estimate the mass matrix)
         tunes for ``min(target_accept, 0.85)``, at a fraction of the
@@ -147,7 +148,8 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         ``summary`` (DataFrame of mean, sd, R-hat and bulk ESS per scalar),
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` and,
         for NUTS, ``target_accept`` (the target the kept draws were sampled
-        at) or, for SVI, ``elbo``.
+        at) and ``first_run_divergences`` (those that made ``"auto"`` sample
+        again, or ``divergences``) or, for SVI, ``elbo``.
     effective_k_ : DataFrame of shape (n_channels, 3)
         Effective number of components per channel, ``1 / sum_k w**2``:
         posterior mean and 90% interval. The weights ``w = pi * A / sum(pi *
@@ -344,7 +346,8 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
             )
             target = self._target_accept()
             samples, sample_stats = sample(target_accept=target)
-            if self.target_accept == "auto" and sample_stats["diverging"].any():
+            first_divergences = int(sample_stats["diverging"].sum())
+            if self.target_accept == "auto" and first_divergences:
                 # Divergent transitions mean the step size was too large
                 # somewhere the chains went, and their draws may be biased:
                 # sample again with half the rejection rate, as one would by
@@ -354,6 +357,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
             n_chains = self.num_chains
             diagnostics = _mcmc_diagnostics(samples, n_chains, sample_stats["diverging"])
             diagnostics["target_accept"] = target
+            diagnostics["first_run_divergences"] = first_divergences
         else:
             samples, losses = run_svi(
                 model,
@@ -776,6 +780,11 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         model = payload["model"]
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+        diagnostics = getattr(model, "diagnostics_", None)
+        if model.inference == "nuts" and diagnostics is not None:
+            # Saved before "auto" could sample again: one run, at the first target.
+            diagnostics.setdefault("target_accept", model._target_accept())
+            diagnostics.setdefault("first_run_divergences", diagnostics["divergences"])
         return model
 
     def plot_response_curves(self, channels=None, ax=None, coverage: float = 0.9):

@@ -245,29 +245,47 @@ def test_auto_target_samples_again_after_divergences(data, monkeypatch):
     import hillmix._mmm as mmm_module
 
     X, y, _ = data
-    real, calls = mmm_module.run_nuts, []
+    real, calls, returned = mmm_module.run_nuts, [], []
+    diverge = [True]  # whether the first run is made to diverge
 
     def diverging_at_first(*args, **kwargs):
         samples, stats = real(*args, **kwargs)
         calls.append(kwargs["target_accept"])
-        if len(calls) == 1:
-            stats["diverging"] = stats["diverging"].copy()
-            stats["diverging"][0, 0] = True  # as if a transition had diverged
+        stats["diverging"] = stats["diverging"].copy()
+        stats["diverging"][:] = False  # short chains: only the runs asked for diverge
+        if len(calls) == 1 and diverge[0]:
+            stats["diverging"][0, 0] = True
+        returned.append((samples, stats))
         return samples, stats
 
     monkeypatch.setattr(mmm_module, "run_nuts", diverging_at_first)
+    auto = {**FAST, "target_accept": "auto"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short chains
-        model = HillMixtureMMM(n_components=2, **{**FAST, "target_accept": "auto"}).fit(X, y)
+        model = HillMixtureMMM(n_components=2, **auto).fit(X, y)
     assert calls == [0.99, pytest.approx(0.995)]
-    assert model.diagnostics_["target_accept"] == pytest.approx(0.995)
-    assert model.diagnostics_["divergences"] == model._sample_stats["diverging"].sum()
+    # The second run's draws and statistics are the ones kept.
+    assert model.posterior_samples_ is returned[1][0]
+    assert model._sample_stats is returned[1][1]
+    d = model.diagnostics_
+    assert d["target_accept"] == pytest.approx(0.995)
+    assert (d["divergences"], d["first_run_divergences"]) == (0, 1)
 
-    calls.clear()
+    # No divergence, no second run.
+    calls.clear(), returned.clear()
+    diverge[0] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = HillMixtureMMM(n_components=2, **auto).fit(X, y)
+    assert calls == [0.99] and model.diagnostics_["target_accept"] == 0.99
+
+    # A numeric target is kept, divergences or not.
+    calls.clear(), returned.clear()
+    diverge[0] = True
     with pytest.warns(ConvergenceWarning):
         model = HillMixtureMMM(n_components=2, **FAST).fit(X, y)
     assert calls == [FAST["target_accept"]]
-    assert model.diagnostics_["divergences"] >= 1
+    assert model.diagnostics_["divergences"] == 1
     assert model.diagnostics_["target_accept"] == FAST["target_accept"]
 
 
@@ -318,8 +336,9 @@ def test_samplers_use_a_disk_cache_unless_told_otherwise(tmp_path):
     home = str(tmp_path / "home" / ".cache" / "hillmix" / "jax")
     seen, sizes = json.loads(out)
     assert seen == [home, None, None, custom, str(untimed)]
-    # Bounded, and locked for parallel fits, except over untimed entries.
-    assert sizes == [2**30, -1, -1, 2**30, -1]
+    assert sizes == [2**30, -1, -1, 2**30, 2**30]  # bounded, and locked for parallel fits
+    # The old entry got an access time, so eviction can read it.
+    assert (untimed / "jit_f-0123-atime").read_bytes() != b""
     assert os.path.isdir(home) and os.path.isdir(custom)
 
 
@@ -334,13 +353,14 @@ hillmix.enable_compilation_cache(sys.argv[1])
 with warnings.catch_warnings():
     warnings.simplefilter("error")  # JAX only warns when a write fails
     jax.jit(lambda x: x * 2.0 + 1.0)(jnp.ones(3)).block_until_ready()
-print(sorted(os.listdir(sys.argv[1])))
+print(sorted(os.listdir(sys.argv[1])), jax.config.jax_compilation_cache_max_size)
 """
 
 
-def test_compilation_cache_keeps_writing_beside_entries_it_cannot_evict(tmp_path):
-    # A bounded cache over an entry without an access time fails every
-    # write (a warning each, and nothing kept).
+def test_compilation_cache_times_entries_written_unbounded(tmp_path):
+    # A bounded cache over an entry without an access time would fail every
+    # write (a warning each, and nothing kept); enable_compilation_cache
+    # bounds the cache, as the first fit does.
     import subprocess
     import sys
 
@@ -353,7 +373,8 @@ def test_compilation_cache_keeps_writing_beside_entries_it_cannot_evict(tmp_path
         text=True,
         check=True,
     ).stdout
-    assert "jit__lambda" in out
+    assert "jit__lambda" in out and "jit_old-0123-atime" in out
+    assert out.split()[-1] == str(2**30)
 
 
 def _short_nuts(model, *, draws, num_chains, **settings):
@@ -421,7 +442,9 @@ def test_nuts_compiles_once_for_every_target():
     key = "test-targets-are-arguments"
     low = _short_nuts(gaussian, draws=300, num_chains=1, target_accept=0.6, cache_key=key)[1]
     high = _short_nuts(gaussian, draws=300, num_chains=1, target_accept=0.95, cache_key=key)[1]
-    assert sum(k[1] == key for k in _RUNNERS._store) == 1
+    (runners,) = [runner for k, runner in _RUNNERS._store.items() if k[1] == key]
+    init, advance, _ = runners
+    assert init._cache_size() == 1 and advance._cache_size() == 1  # compiled once
     # Each target tuned its own step size.
     assert low["step_size"][0, 0] > 1.5 * high["step_size"][0, 0]
 

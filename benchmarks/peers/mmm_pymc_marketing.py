@@ -12,7 +12,8 @@ and the library's own post-processing), minimum bulk ESS and maximum
 rank-normalised R-hat over the scalars of all free parameters (ArviZ's
 estimators for both libraries), divergences, and minimum bulk ESS per second.
 Each library keeps its own defaults otherwise (priors, NUTS
-``target_accept``: PyMC's is 0.8).
+``target_accept``: PyMC's is 0.8; hillmix's rows give the target its kept
+draws were sampled at).
 
 Zero spend: PyMC-Marketing's ``hill_function`` computes ``x**slope`` directly,
 so at an adstocked spend of exactly 0 with ``slope < 1`` the chain rule
@@ -107,6 +108,9 @@ def run_hillmix(X, y, k, chains=CHAINS, draws=DRAWS):
         "min_ess_bulk": min_ess,
         "max_rhat": max_rhat,
         "divergences": model.diagnostics_["divergences"],
+        # Raised above the default's first target when divergences made
+        # HillMixtureMMM sample again (its time includes both runs).
+        "target_accept": model.diagnostics_["target_accept"],
     }
 
 
