@@ -393,16 +393,23 @@ def _short_nuts(model, *, draws, num_chains, **settings):
     return run_nuts(model, (1.0,), jax.random.PRNGKey(0), num_chains=num_chains, **settings)
 
 
-def test_nuts_samples_at_its_target_whatever_the_warm_up_target():
-    # Burn-in and the windows that estimate the mass matrix may tune the step
-    # size for a lower acceptance; the end of warm-up must retune it for
-    # target_accept, which the draws then show.
+def _scaled_gaussian(dims):
+    """A toy model for ``_short_nuts``: independent normals of scales 1 to ``dims``."""
     import jax
     import numpyro
     import numpyro.distributions as dist
 
     def gaussian(scale):
-        numpyro.sample("x", dist.Normal(0.0, scale * jax.numpy.arange(1.0, 11.0)).to_event(1))
+        numpyro.sample("x", dist.Normal(0.0, scale * jax.numpy.arange(1.0, dims + 1.0)).to_event(1))
+
+    return gaussian
+
+
+def test_nuts_samples_at_its_target_whatever_the_warm_up_target():
+    # Burn-in and the windows that estimate the mass matrix may tune the step
+    # size for a lower acceptance; the end of warm-up must retune it for
+    # target_accept, which the draws then show.
+    gaussian = _scaled_gaussian(10)
 
     def run(warmup_target, num_warmup=400):
         return _short_nuts(
@@ -430,15 +437,9 @@ def test_nuts_samples_at_its_target_whatever_the_warm_up_target():
 def test_nuts_compiles_once_for_every_target():
     # The targets are arguments of the compiled program: a refit at another
     # target (the "auto" rerun after divergences) reuses it.
-    import jax
-    import numpyro
-    import numpyro.distributions as dist
-
     from hillmix._inference import _RUNNERS
 
-    def gaussian(scale):
-        numpyro.sample("x", dist.Normal(0.0, scale * jax.numpy.arange(1.0, 6.0)).to_event(1))
-
+    gaussian = _scaled_gaussian(5)
     key = "test-targets-are-arguments"
     low = _short_nuts(gaussian, draws=300, num_chains=1, target_accept=0.6, cache_key=key)[1]
     high = _short_nuts(gaussian, draws=300, num_chains=1, target_accept=0.95, cache_key=key)[1]
