@@ -33,13 +33,17 @@ def geometric_adstock_weights(alpha, max_lag: int, normalize: bool = True):
     >>> geometric_adstock_weights(0.5, 3, normalize=False).tolist()
     [1.0, 0.5, 0.25]
     """
-    alpha = jnp.asarray(alpha, dtype=float)
-    # Powers as a running product: ``alpha**lags`` calls the scalar ``pow``
-    # of the C library for every weight and its gradient, a tenth of a
-    # sampler's time with eight lags.
-    factors = jnp.broadcast_to(alpha, (max(max_lag - 1, 0), *alpha.shape))
-    weights = jnp.cumprod(jnp.concatenate([jnp.ones((1, *alpha.shape)), factors]), axis=0)
-    weights = weights[:max_lag]
+    # Any floating precision is kept: samplers pass single precision.
+    alpha = jnp.asarray(alpha, dtype=jnp.result_type(alpha, float))
+    lags = jnp.arange(max_lag, dtype=alpha.dtype).reshape(-1, *[1] * alpha.ndim)
+    # Powers as exponentials of one logarithm: ``alpha**lags`` calls the
+    # C library's scalar ``pow`` for every weight and its gradient, and a
+    # running product becomes a scan in the gradient; both cost a sampler
+    # more than the vectorised exponential. A safe logarithm keeps
+    # ``alpha = 0`` (weight 1 at lag 0 only) finite, gradient included.
+    positive = alpha > 0
+    powers = jnp.exp(lags * jnp.log(jnp.where(positive, alpha, 1.0)))
+    weights = jnp.where(positive | (lags == 0), powers, 0.0)
     if normalize:
         weights = weights / weights.sum(axis=0)
     return weights

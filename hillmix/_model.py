@@ -14,7 +14,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from ._adstock import geometric_adstock_weights
-from ._saturation import hill
+from ._saturation import hill, summed_hill_curves
 
 __all__ = [
     "Design",
@@ -30,8 +30,10 @@ class Design(NamedTuple):
 
     Attributes
     ----------
-    media_lags : array of shape (max_lag, n_periods, n_channels)
-        Lag stack of scaled spend (see :func:`hillmix.lag_stack`).
+    media_lags : array of shape (n_channels, n_periods, max_lag)
+        Lag stack of scaled spend (:func:`hillmix.lag_stack`, axes
+        reversed): with lags innermost, adstock and its gradient are about
+        a tenth of a sampler's time faster than with lags first.
     trend : array of shape (n_periods, n_trend)
         Time on the fit's [0, 1) scale; ``n_trend`` is 0 or 1.
     fourier : array of shape (n_periods, n_fourier)
@@ -59,7 +61,8 @@ def media_contributions(params, media_lags):
     params : dict
         Needs ``adstock_alpha`` (n_channels,), and ``pi``, ``A``, ``kappa``,
         ``n`` of shape (n_channels, n_components).
-    media_lags : array of shape (max_lag, n_periods, n_channels)
+    media_lags : array of shape (n_channels, n_periods, max_lag)
+        As in :class:`Design`.
 
     Returns
     -------
@@ -75,11 +78,20 @@ def _media_by_channel(params, media_lags):
     long axis innermost is what XLA vectorises, and the sampler's gradient
     is about a quarter faster than with the (periods, channels, components)
     layout.
+
+    The curves are computed in the precision of ``media_lags``. Fits pass
+    the lag stack in single precision: the curves and their gradient, most
+    of the sampler's work, then take about half the time they take in
+    double precision.
     """
-    weights = geometric_adstock_weights(params["adstock_alpha"], media_lags.shape[0])
-    adstocked = jnp.einsum("ltc,lc->ct", media_lags, weights)
-    curves = hill(adstocked, params["kappa"].T[..., None], params["n"].T[..., None])
-    return jnp.einsum("kc,kct->ct", (params["pi"] * params["A"]).T, curves)
+    dtype = media_lags.dtype
+    weights = geometric_adstock_weights(params["adstock_alpha"].astype(dtype), media_lags.shape[-1])
+    adstocked = jnp.einsum("ctl,lc->ct", media_lags, weights)
+    scale, kappa, n = (
+        value.T.astype(dtype)[..., None]
+        for value in (params["pi"] * params["A"], params["kappa"], params["n"])
+    )
+    return summed_hill_curves(adstocked, scale, kappa, n)
 
 
 def steady_state_response(params, spend):
@@ -171,7 +183,7 @@ def hill_mixture_mmm(
     priors : dict
         Resolved priors (see :func:`hillmix.default_priors`).
     """
-    _, n_periods, n_channels = design.media_lags.shape
+    n_channels, n_periods, _ = design.media_lags.shape
     K = n_components
 
     level = numpyro.sample("level", priors["level"])

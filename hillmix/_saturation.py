@@ -34,12 +34,8 @@ def hill(x, kappa, n):
     >>> float(hill(2.0, kappa=2.0, n=3.0))
     0.5
     """
-    x = jnp.asarray(x, dtype=float)
-    positive = x > 0
-    # A safe log keeps the gradient finite where x == 0 (where the value is 0).
-    log_x = jnp.log(jnp.where(positive, x, 1.0))
-    value = jax.nn.sigmoid(n * (log_x - jnp.log(kappa)))
-    return jnp.where(positive, value, 0.0)
+    # Any floating precision is kept: samplers pass single precision.
+    return _curves(jnp.asarray(x, dtype=jnp.result_type(x, float)), kappa, n)[0]
 
 
 def hill_mixture(x, weights, amplitude, kappa, n):
@@ -70,6 +66,52 @@ def hill_mixture(x, weights, amplitude, kappa, n):
     >>> round(float(hill_mixture(1.0, [0.5, 0.5], [2.0, 2.0], [1.0, 1.0], [1.0, 2.0])), 6)
     1.0
     """
-    x = jnp.asarray(x, dtype=float)[..., None]
+    x = jnp.asarray(x, dtype=jnp.result_type(x, float))[..., None]
     curves = hill(x, jnp.asarray(kappa), jnp.asarray(n))
     return jnp.sum(jnp.asarray(weights) * jnp.asarray(amplitude) * curves, axis=-1)
+
+
+@jax.custom_jvp
+def summed_hill_curves(x, scale, kappa, n):
+    """``sum_k scale[k] * hill(x; kappa[k], n[k])``, components on the first axis.
+
+    The samplers' form of :func:`hill_mixture`, with its derivative written
+    out: one pass over the curves gives everything a gradient needs, where
+    differentiating :func:`hill` leaves XLA several passes and layout
+    copies, about a third more time per gradient for eight channels over
+    160 periods. The rule is forward-mode and linear in the tangents, so
+    JAX transposes it for gradients and forward-mode still works.
+
+    Parameters
+    ----------
+    x : array of shape (...)
+        Non-negative input (adstocked spend).
+    scale, kappa, n : arrays of shape (n_components, ...)
+        Weighted amplitude, half-saturation point and exponent of each
+        component; broadcast against ``x`` after the first axis.
+
+    Returns
+    -------
+    response : array of the shape of ``x``
+    """
+    return jnp.sum(scale * _curves(x, kappa, n)[0], axis=0)
+
+
+def _curves(x, kappa, n):
+    """Hill curves (zero where ``x == 0``), ``log(x / kappa)`` and a safe ``x``."""
+    positive = x > 0
+    # A safe log keeps the gradient finite where x == 0 (where the value is 0).
+    safe_x = jnp.where(positive, x, 1.0)
+    log_ratio = jnp.log(safe_x) - jnp.log(kappa)
+    return jnp.where(positive, jax.nn.sigmoid(n * log_ratio), 0.0), log_ratio, safe_x
+
+
+@summed_hill_curves.defjvp
+def _summed_hill_curves_jvp(primals, tangents):
+    x, scale, kappa, n = primals
+    d_x, d_scale, d_kappa, d_n = tangents
+    curves, log_ratio, safe_x = _curves(x, kappa, n)
+    # d/du sigmoid(u) = s (1 - s), zero where x == 0 as the curve is.
+    slope = scale * curves * (1 - curves)
+    d_u = d_n * log_ratio + n * (d_x / safe_x - d_kappa / kappa)
+    return jnp.sum(scale * curves, axis=0), jnp.sum(d_scale * curves + slope * d_u, axis=0)
