@@ -26,8 +26,10 @@ _set_host_device_count()
 
 import jax as _jax  # noqa: E402
 
-# Posterior draws and scaled spend need double precision for bit-stable,
-# accurate sums over long series.
+# Posterior draws, the samplers' state and everything computed from the
+# draws are double precision, for accurate sums over long series; only
+# the media curves inside a sampler's log density are single precision
+# (see ``HillMixtureMMM.fit``).
 _jax.config.update("jax_enable_x64", True)
 
 from ._adstock import geometric_adstock, geometric_adstock_weights, lag_stack  # noqa: E402

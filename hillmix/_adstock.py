@@ -34,16 +34,19 @@ def geometric_adstock_weights(alpha, max_lag: int, normalize: bool = True):
     [1.0, 0.5, 0.25]
     """
     # Any floating precision is kept: samplers pass single precision.
-    alpha = jnp.asarray(alpha, dtype=jnp.result_type(alpha, float))
+    alpha = jnp.asarray(alpha)
+    alpha = alpha.astype(jnp.result_type(alpha.dtype, float))
     lags = jnp.arange(max_lag, dtype=alpha.dtype).reshape(-1, *[1] * alpha.ndim)
     # Powers as exponentials of one logarithm: ``alpha**lags`` calls the
     # C library's scalar ``pow`` for every weight and its gradient, and a
     # running product becomes a scan in the gradient; both cost a sampler
-    # more than the vectorised exponential. A safe logarithm keeps
-    # ``alpha = 0`` (weight 1 at lag 0 only) finite, gradient included.
-    positive = alpha > 0
-    powers = jnp.exp(lags * jnp.log(jnp.where(positive, alpha, 1.0)))
-    weights = jnp.where(positive | (lags == 0), powers, 0.0)
+    # more than the vectorised exponential. Zero retention, where the
+    # logarithm fails, is written out with its derivatives (1 at lag 1, 0
+    # after); NaN and invalid negative retention give NaN.
+    zero = alpha == 0
+    powers = jnp.exp(lags * jnp.log(jnp.where(zero, 1.0, alpha)))
+    at_zero = jnp.where(lags == 0, 1.0, jnp.where(lags == 1, alpha, 0.0))
+    weights = jnp.where(zero, at_zero, powers)
     if normalize:
         weights = weights / weights.sum(axis=0)
     return weights

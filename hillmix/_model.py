@@ -89,9 +89,25 @@ def _media_by_channel(params, media_lags):
     adstocked = jnp.einsum("ctl,lc->ct", media_lags, weights)
     scale, kappa, n = (
         value.T.astype(dtype)[..., None]
-        for value in (params["pi"] * params["A"], params["kappa"], params["n"])
+        for value in (
+            params["pi"] * params["A"],
+            _in_range(params["kappa"], dtype),
+            _in_range(params["n"], dtype),
+        )
     )
     return summed_hill_curves(adstocked, scale, kappa, n)
+
+
+def _in_range(value, dtype):
+    """``value`` clipped to the positive normal numbers of ``dtype``.
+
+    Single precision overflows beyond about ``exp(88)``: a half-saturation
+    point or exponent out there would put ``0 * inf`` in the curves'
+    gradient. The curves are flat there, and the gradient through the clip,
+    zero, is what double precision gives.
+    """
+    info = jnp.finfo(dtype)
+    return jnp.clip(value, info.tiny, info.max)
 
 
 def steady_state_response(params, spend):

@@ -34,8 +34,7 @@ def hill(x, kappa, n):
     >>> float(hill(2.0, kappa=2.0, n=3.0))
     0.5
     """
-    # Any floating precision is kept: samplers pass single precision.
-    return _curves(jnp.asarray(x, dtype=jnp.result_type(x, float)), kappa, n)[0]
+    return _curves(_as_inexact(x), kappa, n)[0]
 
 
 def hill_mixture(x, weights, amplitude, kappa, n):
@@ -66,9 +65,15 @@ def hill_mixture(x, weights, amplitude, kappa, n):
     >>> round(float(hill_mixture(1.0, [0.5, 0.5], [2.0, 2.0], [1.0, 1.0], [1.0, 2.0])), 6)
     1.0
     """
-    x = jnp.asarray(x, dtype=jnp.result_type(x, float))[..., None]
+    x = _as_inexact(x)[..., None]
     curves = hill(x, jnp.asarray(kappa), jnp.asarray(n))
     return jnp.sum(jnp.asarray(weights) * jnp.asarray(amplitude) * curves, axis=-1)
+
+
+def _as_inexact(x):
+    """``x`` as a JAX array, floating precision kept (samplers pass single), else float."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.result_type(x.dtype, float))
 
 
 @jax.custom_jvp
@@ -86,9 +91,11 @@ def summed_hill_curves(x, scale, kappa, n):
     ----------
     x : array of shape (...)
         Non-negative input (adstocked spend).
-    scale, kappa, n : arrays of shape (n_components, ...)
+    scale, kappa, n : arrays of one more axis than ``x``, the first
         Weighted amplitude, half-saturation point and exponent of each
-        component; broadcast against ``x`` after the first axis.
+        component, components on the first axis; the others broadcast
+        against ``x`` (shape ``(n_components, n_channels, 1)`` for ``x`` of
+        shape ``(n_channels, n_periods)``). Floating point.
 
     Returns
     -------

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -103,8 +104,66 @@ def test_adstock_weights_keep_single_precision_and_zero_retention():
     weights = geometric_adstock_weights(np.array([0.0, 0.5], np.float32), 3, normalize=False)
     assert weights.dtype == np.float32
     np.testing.assert_array_equal(weights, [[1, 1], [0, 0.5], [0, 0.25]])
-    grad = jax.grad(lambda a: geometric_adstock_weights(a, 4)[1])
-    assert np.isfinite(grad(0.0)) and np.isfinite(grad(0.5))
+    # d alpha**l / d alpha at zero retention: 1 for l = 1, 0 after.
+    slopes = jax.jacfwd(lambda a: geometric_adstock_weights(a, 4, normalize=False))(0.0)
+    np.testing.assert_array_equal(slopes, [0, 1, 0, 0])
+    grad = jax.grad(lambda a: geometric_adstock_weights(a, 4, normalize=False)[1])
+    assert grad(0.0) == 1.0 and grad(0.5) == 1.0
+    assert np.isnan(geometric_adstock_weights(np.nan, 3)).all()
+
+
+def test_curves_take_lists():
+    np.testing.assert_allclose(hill([1.0, 2.0], 1.0, 2.0), [0.5, 0.8])
+    assert geometric_adstock(np.ones((4, 2)), [0.5, 0.2], 3).shape == (4, 2)
+
+
+def test_media_contributions_lay_lags_innermost():
+    # As many channels as lags, so that a stack in the wrong layout would
+    # not fail on shapes: the values must match adstock then Hill curves.
+    rng = np.random.default_rng(1)
+    spend = rng.gamma(1.0, 1.0, (30, 4))
+    params = {
+        "adstock_alpha": np.array([0.1, 0.4, 0.6, 0.8]),
+        "pi": rng.dirichlet(np.ones(2), 4),
+        "A": rng.uniform(0.2, 3, (4, 2)),
+        "kappa": np.sort(rng.uniform(0.2, 3, (4, 2)), axis=1),
+        "n": rng.uniform(0.5, 4, (4, 2)),
+    }
+    adstocked = np.asarray(geometric_adstock(spend, params["adstock_alpha"], 4))
+    expected = np.stack(
+        [
+            hill_mixture(
+                adstocked[:, c], params["pi"][c], params["A"][c], params["kappa"][c], params["n"][c]
+            )
+            for c in range(4)
+        ],
+        axis=1,
+    )
+    got = media_contributions(params, lag_stack(spend, 4).transpose(2, 1, 0))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "log_kappa, log_n", [(-100.0, 0.0), (100.0, 0.0), (0.0, 100.0), (0.0, -100.0)]
+)
+def test_single_precision_media_gradient_stays_finite_far_out(log_kappa, log_n):
+    # Beyond exp(88) single precision overflows; the curves are flat there
+    # and their gradient must be zero, not NaN from 0 * inf.
+    rng = np.random.default_rng(2)
+    lags = lag_stack(rng.gamma(1.0, 1.0, (20, 2)), 3).transpose(2, 1, 0).astype(np.float32)
+
+    def total(log_kappa, log_n):
+        params = {
+            "adstock_alpha": jnp.array([0.3, 0.6]),
+            "pi": jnp.full((2, 2), 0.5),
+            "A": jnp.ones((2, 2)),
+            "kappa": jnp.exp(jnp.full((2, 2), log_kappa)),
+            "n": jnp.exp(jnp.full((2, 2), log_n)),
+        }
+        return jnp.sum(media_contributions(params, lags).astype(float))
+
+    grads = jax.grad(total, argnums=(0, 1))(log_kappa, log_n)
+    assert np.isfinite(total(log_kappa, log_n)) and np.all(np.isfinite(grads))
 
 
 def test_single_precision_media_is_double_precision_up_to_rounding():
