@@ -317,11 +317,12 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
 
         n_padded = _bucket_length(X.shape[0])
         design = self._design(X, fitted, n_padded=n_padded)
-        # The media curves in single precision, about half the cost of a
-        # gradient (see ``_media_by_channel``); their rounding, near 1e-7 of
-        # the scaled target, is far below any noise. The sampler's state,
-        # the rest of the log density and everything reported after the
-        # fit stay in double precision.
+        # The media curves in single precision for NUTS and SVI alike, about
+        # half the cost of a gradient (see ``_media_by_channel``); their
+        # rounding, near 1e-7 of the scaled target, is far below any noise.
+        # The sampler's state and the rest of the log density stay double,
+        # and so does everything computed from the draws after the fit
+        # (``_design`` builds double-precision inputs for it).
         design = design._replace(media_lags=design.media_lags.astype(jnp.float32))
         y_scaled = np.zeros(n_padded)
         y_scaled[: X.shape[0]] = (y - fitted.y_loc) / fitted.y_scale
