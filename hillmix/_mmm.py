@@ -23,6 +23,7 @@ from ._model import (
     Design,
     baseline_mean,
     hill_mixture_mmm,
+    lags_innermost,
     media_contributions,
     steady_state_response,
 )
@@ -453,8 +454,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         fourier = np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
         controls = (X[:, fitted.control_idx] - fitted.control_loc) / fitted.control_scale
         return Design(
-            # Lags innermost, the model's layout (see ``Design``).
-            media_lags=jnp.asarray(lag_stack(media, self.adstock_max_lag).transpose(2, 1, 0)),
+            media_lags=jnp.asarray(lags_innermost(lag_stack(media, self.adstock_max_lag))),
             trend=jnp.asarray(trend),
             fourier=jnp.asarray(fourier),
             controls=jnp.asarray(controls),
@@ -723,8 +723,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         params = self._param_draws(n_draws)
         scaled = jnp.asarray(spend_plan) / jnp.asarray(self._fitted.spend_scale)
-        # The model's layout, lags innermost (see ``Design``).
-        lags = lag_windows(scaled, self.adstock_max_lag).transpose(2, 1, 0)
+        lags = lags_innermost(lag_windows(scaled, self.adstock_max_lag))
         media = jax.vmap(media_contributions, in_axes=(0, None))(params, lags)
         return media * self._fitted.y_scale
 

@@ -20,6 +20,7 @@ __all__ = [
     "Design",
     "baseline_mean",
     "hill_mixture_mmm",
+    "lags_innermost",
     "media_contributions",
     "steady_state_response",
 ]
@@ -51,6 +52,21 @@ class Design(NamedTuple):
     fourier: jnp.ndarray
     controls: jnp.ndarray
     mask: jnp.ndarray
+
+
+def lags_innermost(stack):
+    """A lag stack in the model's layout (see :class:`Design`).
+
+    Parameters
+    ----------
+    stack : array of shape (max_lag, n_periods, n_channels)
+        As :func:`hillmix.lag_stack` returns it.
+
+    Returns
+    -------
+    media_lags : array of shape (n_channels, n_periods, max_lag)
+    """
+    return stack.transpose(2, 1, 0)
 
 
 def media_contributions(params, media_lags):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hillmix import geometric_adstock, geometric_adstock_weights, hill, hill_mixture, lag_stack
-from hillmix._model import media_contributions
+from hillmix._model import lags_innermost, media_contributions
 from hillmix._saturation import summed_hill_curves
 
 spend = arrays(
@@ -117,18 +117,23 @@ def test_curves_take_lists():
     assert geometric_adstock(np.ones((4, 2)), [0.5, 0.2], 3).shape == (4, 2)
 
 
+def _random_mixture(rng, n_channels, n_components):
+    """Hill-mixture parameters of ``media_contributions``, adstock aside."""
+    shape = (n_channels, n_components)
+    return {
+        "pi": rng.dirichlet(np.ones(n_components), n_channels),
+        "A": rng.uniform(0.2, 3, shape),
+        "kappa": np.sort(rng.uniform(0.2, 3, shape), axis=1),
+        "n": rng.uniform(0.5, 4, shape),
+    }
+
+
 def test_media_contributions_lay_lags_innermost():
     # As many channels as lags, so that a stack in the wrong layout would
     # not fail on shapes: the values must match adstock then Hill curves.
     rng = np.random.default_rng(1)
     spend = rng.gamma(1.0, 1.0, (30, 4))
-    params = {
-        "adstock_alpha": np.array([0.1, 0.4, 0.6, 0.8]),
-        "pi": rng.dirichlet(np.ones(2), 4),
-        "A": rng.uniform(0.2, 3, (4, 2)),
-        "kappa": np.sort(rng.uniform(0.2, 3, (4, 2)), axis=1),
-        "n": rng.uniform(0.5, 4, (4, 2)),
-    }
+    params = {**_random_mixture(rng, 4, 2), "adstock_alpha": np.array([0.1, 0.4, 0.6, 0.8])}
     adstocked = np.asarray(geometric_adstock(spend, params["adstock_alpha"], 4))
     expected = np.stack(
         [
@@ -139,7 +144,7 @@ def test_media_contributions_lay_lags_innermost():
         ],
         axis=1,
     )
-    got = media_contributions(params, lag_stack(spend, 4).transpose(2, 1, 0))
+    got = media_contributions(params, lags_innermost(lag_stack(spend, 4)))
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
@@ -150,7 +155,7 @@ def test_single_precision_media_gradient_stays_finite_far_out(log_kappa, log_n):
     # Beyond exp(88) single precision overflows; the curves are flat there
     # and their gradient must be zero, not NaN from 0 * inf.
     rng = np.random.default_rng(2)
-    lags = lag_stack(rng.gamma(1.0, 1.0, (20, 2)), 3).transpose(2, 1, 0).astype(np.float32)
+    lags = lags_innermost(lag_stack(rng.gamma(1.0, 1.0, (20, 2)), 3)).astype(np.float32)
 
     def total(log_kappa, log_n):
         params = {
@@ -172,14 +177,8 @@ def test_single_precision_media_is_double_precision_up_to_rounding():
     # rounding of single precision, not drift from it.
     rng = np.random.default_rng(0)
     spend = rng.gamma(1.0, 1.0, (60, 4)) * (rng.random((60, 4)) > 0.2)
-    lags = lag_stack(spend, 6).transpose(2, 1, 0)
-    params = {
-        "adstock_alpha": rng.uniform(0.05, 0.9, 4),
-        "pi": rng.dirichlet(np.ones(3), 4),
-        "A": rng.uniform(0.2, 3, (4, 3)),
-        "kappa": np.sort(rng.uniform(0.2, 3, (4, 3)), axis=1),
-        "n": rng.uniform(0.5, 4, (4, 3)),
-    }
+    lags = lags_innermost(lag_stack(spend, 6))
+    params = {"adstock_alpha": rng.uniform(0.05, 0.9, 4), **_random_mixture(rng, 4, 3)}
 
     def loss(p, lags):
         return jnp.sum(media_contributions(p, lags).astype(float) ** 2)
