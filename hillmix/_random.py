@@ -15,13 +15,14 @@ def resolve_seed(random_state) -> int:
     Parameters
     ----------
     random_state : int, numpy.random.Generator, numpy.random.RandomState or None
-        An int is used as is (so equal ints give equal seeds); a generator is
-        advanced by one draw; ``None`` draws fresh OS entropy.
+        An int in ``[0, 2**32)`` is used as is (so equal ints give equal
+        seeds, and different ints different ones); a generator is advanced
+        by one draw; ``None`` draws fresh OS entropy.
 
     Returns
     -------
     seed : int
-        In ``[0, 2**31)``.
+        In ``[0, 2**32)``; drawn seeds are in ``[0, 2**31)``.
 
     Examples
     --------
@@ -34,7 +35,7 @@ def resolve_seed(random_state) -> int:
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if not 0 <= random_state < 2**32:
             raise ValueError(f"random_state must be in [0, 2**32) when an int, got {random_state}.")
-        return int(random_state) % 2**31
+        return int(random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**31))
     if isinstance(random_state, np.random.RandomState):

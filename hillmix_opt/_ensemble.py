@@ -45,6 +45,11 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
     epsilon-greedy it is ``epsilon / n_actions + (1 - epsilon)`` times the
     fraction of heads whose best action is the chosen one.
 
+    Parameters set with ``set_params`` between batches are validated at
+    the next call. ``policy``, ``epsilon``, ``temperature`` and ``bootstrap``
+    act from that call on; the others shape the model and act at the
+    next :meth:`fit`.
+
     Parameters
     ----------
     n_heads : int, default=10

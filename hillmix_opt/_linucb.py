@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 
 import numpy as np
@@ -15,9 +17,15 @@ from ._strategy import (
     _CrossedStrategy,
     _epsilon_greedy_draw,
     _pair_products,
+    _pairs_of,
 )
 
 __all__ = ["LinUCBStrategy"]
+
+# Largest relative rounding error of a width that single-precision scoring
+# may carry (a bound; the typical error is about a hundred times smaller).
+_WIDTH_RTOL = 1e-3
+_FLOAT32_ROUNDOFF = float(np.finfo(np.float32).eps) / 2
 
 # A batch of at most this fraction of the model's dimension updates the
 # inverse by Woodbury's identity; a larger one refactorises (cheaper then).
@@ -38,6 +46,57 @@ def _spd_inverse(A: np.ndarray) -> np.ndarray:
     return inverse
 
 
+def _single_precision_suffices(W_width: np.ndarray) -> bool:
+    """Whether every width ``x^T G_a x`` keeps its rounding in single precision small.
+
+    The width of action ``a`` is a sum of ``n_pairs`` terms ``W[a, p] x_i
+    x_k``; in single precision (unit roundoff ``u``) its error is at most
+    about ``(n_pairs + 3) u |x|^T |G_a| |x|``, and relative to the width at
+    most that factor times ``kappa_a = || |G_a| ||_2 / lambda_min(G_a)``.
+    Well-explored models keep ``kappa`` in the tens; features collinear with
+    each other or with the intercept (one-hot columns) make ``G_a`` huge in
+    directions users never take, and cancellation then swamps the width.
+    Single precision is used while ``lambda_min(G_a) > trace(G_a) (n_pairs +
+    3) u / _WIDTH_RTOL`` for every action (the trace of a positive
+    semidefinite matrix bounds ``|| |G_a| ||_2``), checked by a Cholesky
+    factorisation of ``G_a`` minus that bound.
+    """
+    n_actions, n_pairs = W_width.shape
+    dx = _n_features_of(n_pairs)
+    # Off-diagonal pairs carry their entry twice in W; the upper triangle
+    # then fills the whole matrix through the pair index of each (i, k).
+    G = np.take(W_width * _half_off_diagonal(dx), _pair_index(dx), axis=1)
+    G = G.reshape(n_actions, dx, dx)
+    diagonal = G.reshape(n_actions, dx * dx)[:, :: dx + 1]
+    floor = diagonal.sum(axis=1) * ((n_pairs + 3) * _FLOAT32_ROUNDOFF / _WIDTH_RTOL)
+    diagonal -= floor[:, None]
+    try:
+        np.linalg.cholesky(G)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+def _n_features_of(n_pairs: int) -> int:
+    return (math.isqrt(8 * n_pairs + 1) - 1) // 2
+
+
+@functools.cache
+def _pair_index(dx: int) -> np.ndarray:
+    """For each entry (i, k) of a dx x dx matrix, the index of the pair min(i, k) <= max(i, k)."""
+    index = np.empty((dx, dx), dtype=np.intp)
+    rows, cols = _pairs_of(dx)
+    index[rows, cols] = np.arange(rows.size)
+    index[cols, rows] = np.arange(rows.size)
+    return index.ravel()
+
+
+@functools.cache
+def _half_off_diagonal(dx: int) -> np.ndarray:
+    rows, cols = _pairs_of(dx)
+    return np.where(rows == cols, 1.0, 0.5)
+
+
 def linucb_scores(
     X_aug: np.ndarray, phi: np.ndarray, coef: np.ndarray, A_inv: np.ndarray, alpha: float
 ) -> np.ndarray:
@@ -46,7 +105,8 @@ def linucb_scores(
     ``score[n, a] = z^T theta + alpha * sqrt(z^T A^{-1} z)`` with
     ``z = X_aug[n] kron phi[a]`` and ``theta = coef.ravel()``. The strategy
     computes the same numbers through per-action quadratic forms in the
-    user features, without forming ``z``, in single precision.
+    user features, without forming ``z``, in single precision when that
+    keeps a width's rounding below 1e-3 of it, else in double.
 
     Parameters
     ----------
@@ -96,9 +156,17 @@ class LinUCBStrategy(_CrossedStrategy):
     ``A^{-1}`` is updated by Woodbury's identity for small batches and
     refactorised (Cholesky) for large ones.
     Decisions and :meth:`predict_proba` score in single precision, which
-    resolves score differences down to about 1e-7 of a score and halves
-    the memory a batch passes through; :meth:`expected_reward` and
+    halves the memory a batch passes through, while a bound on a width's
+    rounding error stays below 1e-3 of the width (typically it is near
+    1e-5 of it); models whose ``G_a`` are ill-conditioned, as with user
+    features collinear with each other or with the intercept (one-hot
+    columns), score in double precision. :meth:`expected_reward` and
     ``coef_`` are double precision.
+
+    Parameters set with ``set_params`` between batches are validated at
+    the next call. ``alpha``, ``policy``, ``epsilon`` and ``temperature``
+    act from that call on; the others shape the model and act at the
+    next :meth:`fit`.
 
     Parameters
     ----------
@@ -267,12 +335,14 @@ class LinUCBStrategy(_CrossedStrategy):
         H = A_inv.reshape(dx, dphi, dx, dphi).transpose(0, 2, 1, 3)[rows, cols]
         H = H.reshape(rows.size, dphi * dphi) * self._pair_weights
         self._W_mean_T = self._bank_phi @ coef.T
-        # Decisions score in single precision (it halves the memory the scores
-        # pass through and resolves differences down to about 1e-7 of their
-        # size): the means from x_aug, the widths from the pairwise products
-        # of x_aug.
-        self._W_mean32 = (self._score_phi @ coef.T).astype(np.float32)
         self._W_width = self._score_phi_outer @ H.T
+        # Decisions score in single precision, which halves the memory the
+        # scores pass through, unless the widths' quadratic forms would lose
+        # too much to rounding in it: the means from x_aug, the widths from
+        # the pairwise products of x_aug.
+        single = _single_precision_suffices(self._W_width)
+        self._score_dtype = np.float32 if single else np.float64
+        self._W_mean_score = (self._score_phi @ coef.T).astype(self._score_dtype)
         self._width_alpha = None
         self._coef = coef
         self._dirty = False
@@ -282,20 +352,21 @@ class LinUCBStrategy(_CrossedStrategy):
         alpha = float(self.alpha)
         if self._width_alpha != alpha:
             # set_params(alpha=...) between batches takes effect at once.
-            self._W_width32 = (self._W_width * alpha**2).astype(np.float32)
+            self._W_width_score = (self._W_width * alpha**2).astype(self._score_dtype)
             self._width_alpha = alpha
-        return self._W_width32
+        return self._W_width_score
 
     # ------------------------------------------------------------- scoring
     def _score_blocks(self, X, start):
         """Upper confidence bounds in blocks aligned on ``start``, and the offset.
 
-        Shape (n_blocks, n_actions, block), single precision; see
+        Shape (n_blocks, n_actions, block), in ``_score_dtype``; see
         :func:`~hillmix_opt._strategy._aligned_blocks`.
         """
         self._refresh()
         blocks, offset = _aligned_blocks(X, start)
-        Xa = np.empty((blocks.shape[0], X.shape[1] + 1, blocks.shape[2]), dtype=np.float32)
+        shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
+        Xa = np.empty(shape, dtype=self._score_dtype)
         Xa[:, 0] = 1.0
         self._standardise_into(blocks, Xa[:, 1:])
         width = np.matmul(self._width_weights(), _pair_products(Xa))
@@ -303,7 +374,7 @@ class LinUCBStrategy(_CrossedStrategy):
         # are rounding errors around zero.
         np.abs(width, out=width)
         np.sqrt(width, out=width)
-        scores = np.matmul(self._W_mean32, Xa)
+        scores = np.matmul(self._W_mean_score, Xa)
         scores += width
         if self._score_index is not None:
             scores = np.take(scores, self._score_index, axis=1)

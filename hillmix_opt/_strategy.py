@@ -96,6 +96,12 @@ _LOG_COLUMNS = ("action_id", "reward", "propensity")
 _BOOKKEEPING_COLUMNS = ("user_id", "iteration", "click_probability")
 
 
+@functools.cache
+def _parameter_names(cls) -> list[str]:
+    # BaseEstimator._get_param_names reads the signature anew at every call.
+    return cls._get_param_names()
+
+
 # --------------------------------------------------------------- propensities
 def _epsilon_greedy(scores: np.ndarray, epsilon: float) -> np.ndarray:
     """Propensities of epsilon-greedy over the last axis of ``scores``.
@@ -297,6 +303,16 @@ def _as_ids(values, name: str) -> np.ndarray:
         not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids))
     ):
         raise TypeError(f"{name} must be integers, got non-integral values.")
+    # Ids are stored as int64: larger ones (64-bit hashes, say) would wrap.
+    if ids.size and (
+        (ids.dtype.kind == "u" and ids.max() > np.iinfo(np.int64).max)
+        or (ids.dtype.kind == "f" and not np.all((ids >= -(2.0**63)) & (ids < 2.0**63)))
+    ):
+        raise ValueError(
+            f"{name} must fit in int64, in [-2**63, 2**63); got values up to {np.max(ids)} and "
+            f"down to {np.min(ids)}. Map larger ids (such as unsigned 64-bit hashes) to "
+            "smaller ones."
+        )
     return ids.astype(np.int64)
 
 
@@ -468,6 +484,7 @@ class _BaseStrategy(BaseEstimator):
         self : estimator
         """
         self._check_bank("partial_fit")
+        self._check_parameters()
         X, names = self._check_users(X_users)
         slots = self._slots_of(_as_ids(action_ids, "action_ids"), n=X.shape[0])
         rewards = _check_rewards(rewards, X.shape[0])
@@ -583,6 +600,23 @@ class _BaseStrategy(BaseEstimator):
         )
 
     # --------------------------------------------------------------- helpers
+    def _parameter_values(self) -> list:
+        return [getattr(self, name) for name in _parameter_names(type(self))]
+
+    def _check_parameters(self):
+        """Validate the parameters again if ``set_params`` changed any since the last check.
+
+        Decision rules read ``policy``, ``epsilon``, ``temperature`` (and
+        LinUCB its ``alpha``) at every call, so a value set between batches
+        must be checked before it acts: an ``epsilon`` above 1 would log
+        negative propensities. Identity, not equality, tells a change (NaN
+        is not equal to itself).
+        """
+        values = self._parameter_values()
+        if any(new is not old for new, old in zip(values, self._checked_parameters, strict=True)):
+            self._validate_params()
+            self._checked_parameters = values
+
     def _check_bank(self, method: str):
         if not hasattr(self, "classes_"):
             raise NotFittedError(
@@ -599,6 +633,7 @@ class _BaseStrategy(BaseEstimator):
         ids, embeddings = _as_bank(actions, getattr(self, "n_embedding_features_", None))
         first = not hasattr(self, "_seed")
         if not first:
+            self._check_parameters()
             known = np.array([self._slot_of.get(int(a), -1) for a in ids])
             seen = known >= 0
             if np.any(seen):
@@ -612,6 +647,7 @@ class _BaseStrategy(BaseEstimator):
                     )
         if first:
             self._validate_params()
+            self._checked_parameters = self._parameter_values()
             self._seed = resolve_seed(self.random_state)
             self.n_embedding_features_ = embeddings.shape[1]
             self.n_decisions_ = 0
@@ -770,6 +806,7 @@ class _BaseStrategy(BaseEstimator):
 
     def _decision_users(self, X_users) -> np.ndarray:
         self._check_bank("deciding")
+        self._check_parameters()
         X, names = self._check_users(X_users)
         if not hasattr(self, "n_features_in_"):
             self._commit_users(X, names)

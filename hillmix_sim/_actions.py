@@ -123,6 +123,11 @@ class ActionBank:
             raise ValueError("The action bank is empty: action_ids has no entries.")
         if ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"action_ids must be integers, got dtype {ids.dtype}.")
+        if ids.dtype.kind == "u" and ids.max() > np.iinfo(np.int64).max:
+            raise ValueError(
+                f"action_ids must fit in int64 (below 2**63), got {ids.max()}; map larger ids "
+                "(such as unsigned 64-bit hashes) to smaller ones."
+            )
         ids = ids.astype(np.int64)
 
         if isinstance(self.texts, str):

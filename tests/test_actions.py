@@ -74,6 +74,11 @@ def test_bank_stores_read_only_typed_copies():
         ),
         ({"action_ids": [0], "texts": ["a"], "embeddings": [1.0, 2.0]}, ValueError, "2-D"),
         ({"action_ids": [0.5], "texts": ["a"], "embeddings": [[1.0]]}, TypeError, "integers"),
+        (  # an unsigned 64-bit hash would wrap to a negative id
+            {"action_ids": [2**63 + 5], "texts": ["a"], "embeddings": [[1.0]]},
+            ValueError,
+            "fit in int64",
+        ),
         ({"action_ids": [0], "texts": [7], "embeddings": [[1.0]]}, TypeError, r"texts\[0\]"),
         ({"action_ids": [0], "texts": "a", "embeddings": [[1.0]]}, TypeError, "single str"),
         ({"action_ids": [0], "texts": ["a"], "embeddings": [["x"]]}, TypeError, "embeddings"),

@@ -3,7 +3,7 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from hillmix.utils import all_estimators
+from hillmix.utils import all_estimators, check_generator, resolve_seed
 from hillmix.utils._discovery import defined_estimators
 from hillmix_opt import HillCurveModel, RandomStrategy
 from hillmix_sim import HashingEmbedder
@@ -90,3 +90,14 @@ def test_every_estimator_is_registered():
 @pytest.mark.parametrize("name", [name for name, _ in all_estimators()])
 def test_every_estimator_has_fast_settings(name):
     assert name in FAST_PARAMS, f"add fast constructor settings for {name} to FAST_PARAMS"
+
+
+@pytest.mark.parametrize("seed", [0, 5, 2**31 - 1])
+def test_distinct_int_seeds_stay_distinct(seed):
+    # Seeds were once reduced modulo 2**31, so seed + 2**31 replayed seed's run.
+    assert resolve_seed(seed) == seed
+    assert resolve_seed(seed + 2**31) == seed + 2**31
+    first, second = check_generator(seed), check_generator(seed + 2**31)
+    assert first.integers(2**62) != second.integers(2**62)
+    with pytest.raises(ValueError, match="random_state"):
+        resolve_seed(2**32)

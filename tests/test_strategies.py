@@ -118,6 +118,34 @@ def test_linucb_scores_match_the_reference_maths():
     np.testing.assert_allclose(strategy.expected_reward(X), mean, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_regions", [3, 5])
+def test_scores_stay_accurate_with_collinear_user_features(n_regions):
+    # One-hot columns sum to one, collinear with the intercept: the width
+    # matrices are then huge in directions users never take, and in single
+    # precision their quadratic forms lose to cancellation a share of a
+    # width that grows with the observations (1e-4 here, 2e-2 after 200,000).
+    # Such models score in double precision.
+    rng = np.random.default_rng(n_regions)
+    bank = (np.arange(12), rng.normal(size=(12, 6)))
+
+    def users(n):
+        return np.c_[np.eye(n_regions)[rng.integers(0, n_regions, n)], rng.normal(size=(n, 2))]
+
+    strategy = LinUCBStrategy(pca_components=5, random_state=0).set_bank(bank)
+    for _ in range(3):
+        X = users(2000)
+        ids, _ = strategy.decide(X)
+        strategy.partial_fit(X, ids, (rng.random(2000) < 0.2) * 1.0)
+    X = users(500)
+    A_inv = np.linalg.inv(strategy._A[0])
+    X_aug = strategy._augmented_T(X).T
+    expected = linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, 1.0)
+    np.testing.assert_allclose(strategy._scores(X, 0), expected, rtol=1e-7, atol=1e-9)
+    # Well-conditioned models keep the single-precision path.
+    world = LinearWorld(3)
+    assert _warm(LinUCBStrategy(random_state=0), world, n=2000)._score_dtype == np.float32
+
+
 def test_actions_with_the_same_embedding_tie_exactly():
     # Single-precision products can round one row differently at another
     # place in the bank; the twins must still score the same.
@@ -387,6 +415,11 @@ def test_bad_banks_are_refused(cls):
         strategy.set_bank((np.array([1, 1]), np.zeros((2, 4))))
     with pytest.raises(ValueError, match="NaN"):
         strategy.set_bank((np.array([1, 2]), np.array([[0.0, np.nan], [1.0, 2.0]])))
+    # Ids beyond int64 (unsigned 64-bit hashes, say) would wrap to other ids.
+    with pytest.raises(ValueError, match="must fit in int64"):
+        strategy.set_bank((np.array([2**63 + 5, 1], dtype=np.uint64), np.eye(2)))
+    with pytest.raises(ValueError, match="must fit in int64"):
+        strategy.set_bank((np.array([1e19, 2e19]), np.eye(2)))
     with pytest.raises(NotFittedError, match="set_bank"):
         strategy.decide(np.zeros((2, 3)))
     strategy.set_bank((np.array([1, 2, 3]), np.eye(3, 4)))
@@ -395,6 +428,31 @@ def test_bad_banks_are_refused(cls):
     with pytest.raises(ValueError, match=r"ids \[2\] were given before with other embeddings"):
         strategy.set_bank((np.array([2]), np.ones((1, 4))))
     np.testing.assert_array_equal(strategy.classes_, [1, 2, 3])
+
+
+@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy])
+@pytest.mark.parametrize(
+    "params",
+    [{"epsilon": 1.5}, {"epsilon": 0.0}, {"policy": "greedy"}, {"temperature": 0.0}],
+)
+def test_parameters_set_between_batches_are_checked_before_they_act(cls, params):
+    # epsilon, policy and temperature act at the next decision: unchecked, an
+    # epsilon above 1 logged negative propensities.
+    world = LinearWorld(16)
+    strategy = cls(random_state=0).set_bank(world.bank)
+    X = world.users(50)
+    strategy.partial_fit(X, strategy.decide(X)[0], np.ones(50))
+    strategy.set_params(**params)
+    name = next(iter(params))
+    for call in (strategy.decide, strategy.predict_proba, strategy.expected_reward):
+        with pytest.raises(ValueError, match=f"'{name}' parameter"):
+            call(X)
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        strategy.partial_fit(X, strategy.classes_[:1].repeat(50), np.ones(50))
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        strategy.set_bank(world.bank)
+    strategy.set_params(**{name: cls().get_params()[name]})
+    assert np.all(strategy.decide(X)[1] > 0)
 
 
 def test_frames_are_checked_by_their_columns_every_time():
