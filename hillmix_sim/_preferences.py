@@ -30,6 +30,10 @@ __all__ = [
     "make_ground_truth",
 ]
 
+# Principal directions of the reference embeddings with less spread than
+# this fraction of the largest are not spanned by the bank.
+_SPAN_RTOL = 1e-6
+
 
 def _embeddings_of(actions) -> np.ndarray:
     embeddings = getattr(actions, "embeddings", actions)
@@ -146,7 +150,10 @@ class _PreferenceBase(BaseEstimator):
             self.action_mean_ = unit.mean(axis=0)
             _, s, Vt = np.linalg.svd(unit - self.action_mean_, full_matrices=False)
             scale = s[:k] / np.sqrt(len(unit) - 1)
-            self.action_projection_ = Vt[:k].T / np.where(scale > 0, scale, 1.0)
+            # Directions the reference barely spans (repeated embeddings) are
+            # rounding noise: whitening them would blow distances up by 1e16.
+            rank = int(np.sum(scale > _SPAN_RTOL * scale[0])) if scale.size else 0
+            self.action_projection_ = Vt[:rank].T / scale[:rank]
             if self.action_projection_.shape[1] < k:  # fewer dimensions than latents
                 extra = rng.standard_normal((dim, k - self.action_projection_.shape[1]))
                 self.action_projection_ = np.hstack([self.action_projection_, extra])

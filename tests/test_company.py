@@ -87,6 +87,23 @@ def test_ground_truth_is_a_fixed_function_in_range(Truth):
         truth.click_probability(users, bank[:, :31])
 
 
+@pytest.mark.parametrize("Truth", TRUTHS)
+def test_a_bank_of_repeated_embeddings_gives_a_smooth_truth(Truth):
+    # Five distinct embeddings, each four times: the reference spans five
+    # directions, and whitening the others (rounding noise) had scaled them
+    # by 1e16, so an action a hair from a bank action got an unrelated truth.
+    rng = np.random.default_rng(0)
+    users = UserGenerator(random_state=0).fit().generate(500)
+    distinct = rng.normal(size=(5, 16))
+    truth = Truth(random_state=0).fit(users, action_embeddings=np.repeat(distinct, 4, axis=0))
+    near = distinct[:1] + 1e-6 * rng.normal(size=(1, 16))
+    np.testing.assert_allclose(
+        truth.click_probability(users, near),
+        truth.click_probability(users, distinct[:1]),
+        atol=1e-4,
+    )
+
+
 def test_gmm_density_scale_widens_the_liked_band():
     users = UserGenerator(random_state=0).fit().generate(500)
     bank = np.random.default_rng(0).normal(size=(60, 16))
