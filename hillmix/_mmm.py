@@ -53,6 +53,35 @@ _RHAT_MAX, _ESS_MIN = 1.01, 400
 _WEEKS_PER_YEAR = 365.25 / 7
 
 
+def _spend_scales(media: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's mean positive spend, the unit of its half-saturation prior.
+
+    A channel never spent on has no scale of its own: it gets the mean of the
+    others' (a scale of one currency unit would put its prior curve's
+    saturation at a single unit of spend, making it look like the best
+    channel there is). Returns the scales and the names of such channels.
+    """
+    spent = np.any(media > 0, axis=0)
+    if not spent.any():
+        raise ValueError(
+            "Every spend column of X is zero in every period: the model needs spend to "
+            "learn a response from."
+        )
+    positive_mean = np.array(
+        [col[col > 0].mean() if any_ else np.nan for col, any_ in zip(media.T, spent, strict=True)]
+    )
+    unspent = names[~spent]
+    if unspent.size:
+        warnings.warn(
+            f"Spend column(s) {unspent.tolist()} are zero in every period of X: the data say "
+            "nothing of their response, which is the prior's alone. Drop them, or keep them "
+            "out of allocations (BudgetAllocator holds them at zero unless given bounds).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.where(spent, positive_mean, positive_mean[spent].mean()), unspent
+
+
 class HillMixtureMMM(RegressorMixin, BaseEstimator):
     """Bayesian media-mix model whose channel responses are Hill mixtures.
 
@@ -160,6 +189,13 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         response enter the curve only as a product.
     channel_names_ : ndarray of str
         The spend columns, in model order.
+    channels_without_spend_ : ndarray of str
+        Spend columns that were zero in every period of ``X``: the data say
+        nothing of their response, which is their prior's alone (with the
+        half-saturation prior set against the other channels' typical
+        spend). Fit warns about them, and
+        :class:`~hillmix_opt.BudgetAllocator` holds them at zero spend unless
+        given bounds for them.
     control_names_ : ndarray of str
         The control columns.
     feature_names_in_ : ndarray of str
@@ -306,10 +342,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
             raise ValueError("y is constant: the model needs variation in the target.")
 
         fitted.y_loc, fitted.y_scale = float(np.mean(y)), y_scale
-        positive_mean = np.array(
-            [col[col > 0].mean() if np.any(col > 0) else 1.0 for col in media.T]
-        )
-        fitted.spend_scale = positive_mean
+        fitted.spend_scale, unspent = _spend_scales(media, names[fitted.media_idx])
         controls = X[:, fitted.control_idx]
         fitted.control_loc = controls.mean(axis=0)
         control_sd = controls.std(axis=0)
@@ -385,6 +418,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         # Set fitted attributes only now: a failed fit leaves none behind.
         self.channel_names_ = names[fitted.media_idx]
         self.control_names_ = names[fitted.control_idx]
+        self.channels_without_spend_ = unspent
         self._fitted = fitted
         self._seed = seed
         self._n_chains = n_chains
@@ -668,7 +702,9 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         curve : DataFrame
             Columns ``spend``, ``mean``, ``lower``, ``upper`` (response, target
             units), ``roi`` (mean response per unit spend) and
-            ``marginal_roi`` (posterior mean of the derivative).
+            ``marginal_roi`` (posterior mean of the derivative; at zero
+            spend its one-sided limit, infinite when any draw's curve has a
+            Hill exponent below one, and 0 when every exponent is above).
         """
         c = self._channel_index(channel)
         tail = _tail(coverage)
@@ -682,6 +718,12 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         single = {k: params[k][:, c] for k in ("A", "n", "kappa", "pi")}
 
         values, slopes = _curve_and_slope(single, jnp.asarray(spend) / scale)
+        slopes = np.array(slopes)
+        # Automatic differentiation gives 0 at zero spend whatever the
+        # exponent (the Hill curve is a sigmoid of a guarded log x); the
+        # one-sided limit is 0, 1 / kappa or infinite for n above, at or
+        # below one.
+        slopes[:, spend == 0] = _slope_at_zero(single)[:, None]
         values = np.asarray(values) * self._fitted.y_scale
         # d/d(spend) = d/d(scaled spend) / scale
         slopes = np.asarray(slopes) * self._fitted.y_scale / scale
@@ -847,6 +889,14 @@ def _mean_parts(params, design):
 
 class _FitState:
     """Scalers and column bookkeeping learnt in fit (plain NumPy, picklable)."""
+
+
+def _slope_at_zero(params) -> np.ndarray:
+    """Per draw, the one-sided slope at zero spend of a mixture of Hill curves (scaled units)."""
+    weight = np.asarray(params["pi"]) * np.asarray(params["A"])
+    n, kappa = np.asarray(params["n"]), np.asarray(params["kappa"])
+    per_unit = np.where(n < 1, np.inf, np.where(n == 1, 1.0 / kappa, 0.0))
+    return np.sum(np.where(weight > 0, weight * per_unit, 0.0), axis=-1)
 
 
 @jax.jit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +19,24 @@ from hillmix_opt import BudgetAllocator, ModelWeight
 from hillmix_sim import MMMDataGenerator
 
 __all__ = ["run_demo"]
+
+
+# The online outcome responds to every channel but the last, so the demo
+# needs two; a quarter of the weeks is held out and the rest must exceed
+# HillMixtureMMM's default adstock window of 8 weeks.
+_LEAST = {"periods": 16, "channels": 2, "draws": 1}
+
+
+def check_sizes(sizes: dict) -> None:
+    """Raise a ValueError naming the first size below what the demo needs.
+
+    ``sizes`` maps names ending in ``periods``, ``channels`` or ``draws``
+    (``n_periods`` or ``--periods``) to their values.
+    """
+    for name, value in sizes.items():
+        least = next(v for k, v in _LEAST.items() if name.endswith(k))
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"{name} must be an int >= {least}, got {value!r}.")
 
 
 def run_demo(
@@ -44,15 +63,15 @@ def run_demo(
     output : str or path-like, default="demo_output"
         Directory for the plots (created if missing).
     n_periods : int, default=156
-        Weeks of simulated data; the last quarter is held out.
+        Weeks of simulated data, at least 16; the last quarter is held out.
     n_channels : int, default=4
-        Media channels.
+        Media channels, at least 2.
     seed : int, default=0
         Seed of the simulation and of the sampler.
     progress : bool, default=True
         Show the sampler's progress bar.
     n_draws : int, default=1000
-        Kept NUTS draws per chain (two chains) of the in-store model, after
+        Kept NUTS draws per chain, at least 1 (two chains) of the in-store model, after
         1.5 times as many warm-up iterations; the online model runs half as
         many of each.
     stream : file-like, default=None
@@ -63,6 +82,7 @@ def run_demo(
     report : dict
         The figures printed, for programmatic use.
     """
+    check_sizes({"n_periods": n_periods, "n_channels": n_channels, "n_draws": n_draws})
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     say = (

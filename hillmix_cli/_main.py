@@ -39,15 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``hillmix`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
     )
     if args.command == "demo":
         import hillmix
 
-        from ._demo import run_demo
+        from ._demo import check_sizes, run_demo
 
+        try:  # before the slow fits
+            check_sizes(
+                {"--periods": args.periods, "--channels": args.channels, "--draws": args.draws}
+            )
+        except ValueError as error:
+            parser.error(str(error))
         # A second demo run loads the compiled sampler instead of compiling.
         hillmix.enable_compilation_cache()
         run_demo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -95,7 +96,11 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         Weight of the standard deviation in ``"mean_std"``.
     channel_bounds : dict of str to (float, float), default=None
         Default bounds on spend per period, by channel: ``(lower, upper)``,
-        either of which may be None. Unlisted channels get ``(0, inf)``.
+        either of which may be None. Unlisted channels get ``(0, inf)``,
+        except channels no model saw spend on (listed in every covering
+        model's ``channels_without_spend_``), whose responses are priors
+        alone: they get ``(0, 0)``, with a warning, and an upper bound of
+        None keeps that zero.
     n_draws : int, default=None
         Posterior draws used per model (evenly spaced). None: as many as the
         model with the fewest has (among models of positive weight); draws of
@@ -222,8 +227,9 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, DataFrame} of shape (n_periods, n_features)
-            Spend history, non-negative. A DataFrame needs a column per
-            channel (others, such as controls, are ignored); an array has the
+            Spend history, non-negative in the channels' columns. A DataFrame
+            needs a column per channel (others, such as controls, are
+            ignored); an array has the
             channels as columns in the order of ``channel_names_`` (or is the
             array the models were fitted on, whose channels are named ``x0``,
             ``x1``, ... by position). Also the data unfitted models are fitted
@@ -246,8 +252,9 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
                 raise ValueError(f"X has non-numeric column(s) {bad}; spend must be numbers.")
         X_raw = X
         X = validate_data(self, X, dtype=np.float64)
-        if np.any(X < 0):
-            raise ValueError("Negative values in data: X (spend) must be non-negative.")
+        # Spend is checked once the channels are known: other columns, such
+        # as controls, may be negative (an unfitted model checks its own
+        # spend before fitting).
         models = self._fit_models(entries, X_raw, y, X.shape[0])
         labels = [e[0] for e in entries]
         channel_lists = [
@@ -258,7 +265,25 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         position = {c: i for i, c in enumerate(union)}
         index = [np.array([position[c] for c in channels]) for channels in channel_lists]
         columns = self._history_columns(X.shape[1], union)
-        lower, upper = _resolve_bounds(self.channel_bounds, union, np.zeros(len(union)), None)
+        negative = [c for c, col in zip(union, X[:, columns].T, strict=True) if np.any(col < 0)]
+        if negative:
+            raise ValueError(f"X has negative spend in channel(s) {negative}; spend must be >= 0.")
+        unlearnt = _channels_without_spend(models, channel_lists)
+        lower, upper = _resolve_bounds(
+            self.channel_bounds,
+            union,
+            np.zeros(len(union)),
+            np.where(np.isin(union, unlearnt), 0.0, np.inf),
+        )
+        named = {str(c) for c in self.channel_bounds or ()}
+        held = [c for c in unlearnt if c not in named]
+        if held:
+            warnings.warn(
+                f"No model saw spend on channel(s) {held}: their responses are priors alone, so "
+                "their spend is held at zero. Give them channel_bounds to allocate to them.",
+                UserWarning,
+                stacklevel=2,
+            )
         draws = [
             _count_draws(m, len(ch), self.n_draws, label)
             for m, ch, label in zip(models, channel_lists, labels, strict=True)
@@ -826,6 +851,16 @@ def _check_budget(value, name):
     if value < 0:
         raise ValueError(f"{name} must be non-negative, got {value}.")
     return value
+
+
+def _channels_without_spend(models, channel_lists) -> list[str]:
+    """Channels that every model covering them lists in ``channels_without_spend_``."""
+    learnt, channels = set(), []
+    for model, names in zip(models, channel_lists, strict=True):
+        unspent = {str(c) for c in getattr(model, "channels_without_spend_", ())}
+        learnt.update(c for c in names if c not in unspent)
+        channels.extend(names)
+    return [c for c in dict.fromkeys(channels) if c not in learnt]
 
 
 def _resolve_bounds(channel_bounds, names, lower, upper):

@@ -2,6 +2,7 @@
 
 import doctest
 import pickle
+import warnings
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -280,10 +281,37 @@ def test_model_errors_name_the_model(history):
         BudgetAllocator(models=HillMixtureMMM()).fit(history)
     with pytest.raises(ValueError, match="y is given, but every model is already fitted"):
         BudgetAllocator(models=_store(history)).fit(history, history["tv"])
-    with pytest.raises(ValueError, match="Negative values"):
+    with pytest.raises(ValueError, match=r"negative spend in channel\(s\) \['tv', 'search'"):
         BudgetAllocator(models=_store(history)).fit(-history)
     with pytest.raises(ValueError, match="utility"):
         BudgetAllocator(models=_store(history), utility="median").fit(history)
+
+
+def test_negative_controls_are_not_spend(history):
+    # Controls (a price index, a temperature) may be negative; only the
+    # channels' columns are spend.
+    frame = history.assign(price=-np.linspace(1.0, 2.0, len(history)))
+    allocator = BudgetAllocator(models=Spy(CHANNELS), random_state=0).fit(frame)
+    np.testing.assert_allclose(allocator.current_allocation_, history.mean().to_numpy())
+
+
+def test_channels_no_model_saw_spend_on_are_held_at_zero(history):
+    # A channel never spent on has only its prior's response, which can be
+    # as large as any: allocating to it would be allocating to a guess.
+    store, online = Spy(CHANNELS), Spy(["search", "social"])
+    store.channels_without_spend_ = ["social"]
+    with pytest.warns(UserWarning, match=r"No model saw spend on channel\(s\) \['social'\]"):
+        held = BudgetAllocator(models={"store": store}, random_state=0).fit(history)
+    np.testing.assert_array_equal(held.bounds_[:, 1], [np.inf, np.inf, 0.0])
+    assert held.optimize(300.0).optimal_allocation["social"] == 0.0
+    # Bounds given for it lift the hold; another model's data on it too.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bounded = BudgetAllocator(
+            models={"store": store}, channel_bounds={"social": (0, 50.0)}, random_state=0
+        ).fit(history)
+        both = BudgetAllocator(models={"store": store, "online": online}).fit(history)
+    assert bounded.bounds_[2, 1] == 50.0 and both.bounds_[2, 1] == np.inf
 
 
 def test_unfitted_models_are_fitted_on_x_and_y(history):

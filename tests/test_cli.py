@@ -42,6 +42,24 @@ def test_cli_entry_points():
     assert "demo" in done.stdout
 
 
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--channels", "1"], "--channels must be an int >= 2"),
+        (["--periods", "10"], "--periods must be an int >= 16"),
+        (["--draws", "0"], "--draws must be an int >= 1"),
+    ],
+)
+def test_demo_refuses_sizes_it_cannot_run_before_fitting(argv, match, tmp_path, capsys):
+    # One channel once ran the whole K=3 fit, then failed in the allocation.
+    with pytest.raises(SystemExit):
+        main(["demo", "--output", str(tmp_path / "out"), *argv])
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="n_channels must be an int >= 2"):
+        run_demo(output=tmp_path / "out", n_channels=1)
+
+
 def test_targeting_generate_data_then_simulate(tmp_path, capsys):
     from hillmix_sim import SimulationResults
 

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 
 from hillmix import ConvergenceWarning, HillMixtureMMM
+from hillmix._mmm import _slope_at_zero
 from hillmix_sim import make_mmm_data
 
 
@@ -84,6 +85,18 @@ def test_response_curve_and_marginal_roi(fitted, data):
     np.testing.assert_allclose(curve["marginal_roi"][5:-5], slope[5:-5], rtol=0.05, atol=1e-3)
     with pytest.raises(ValueError, match="Unknown channel"):
         fitted.response_curve("tv")
+    # At zero spend, the one-sided limit of the slope (automatic
+    # differentiation gave 0 there): infinite if a draw's exponent is below 1.
+    n = fitted.posterior_samples_["n"][:, 0]
+    first = fitted.response_curve("channel_0", spend=[0.0, 1.0])["marginal_roi"].iloc[0]
+    assert first == (np.inf if np.any(n < 1) else 0.0)
+    params = {k: np.asarray(v) for k, v in fitted._param_draws().items()}
+    single = {k: params[k][:, 0] for k in ("A", "n", "kappa", "pi")}
+    single["n"] = np.where(np.arange(single["n"].shape[1]) == 0, 1.0, 2.0) + 0 * single["n"]
+    expected = single["pi"][:, 0] * single["A"][:, 0] / single["kappa"][:, 0]
+    np.testing.assert_allclose(_slope_at_zero(single), expected)
+    single["n"] = single["n"] * 0 + 0.5
+    assert np.all(_slope_at_zero(single) == np.inf)
 
 
 def test_media_response_protocol_is_traceable(fitted):
@@ -194,6 +207,32 @@ def test_controls_are_linear_and_not_spend(data):
     assert model.posterior_samples_["controls"].shape == (50, 1)
 
 
+def test_a_channel_never_spent_on_is_flagged_and_kept_out_of_allocations(data):
+    # Its response is the prior's alone. Its spend unit was once one currency
+    # unit, which put the prior curve's saturation at a single unit of spend:
+    # the allocator then funded it as the best channel there was.
+    from hillmix_opt import BudgetAllocator
+
+    X, y, _ = data
+    X = X.assign(new_channel=0.0)
+    settings = {"inference": "svi", "svi_steps": 300, "num_samples": 50, "random_state": 0}
+    with pytest.warns(UserWarning, match=r"\['new_channel'\] are zero in every period"):
+        model = HillMixtureMMM(n_components=1, **settings).fit(X, y)
+    assert list(model.channels_without_spend_) == ["new_channel"]
+    unit = model._fitted.spend_scale
+    assert unit[2] == pytest.approx(unit[:2].mean())
+    assert (
+        list(
+            HillMixtureMMM(n_components=1, **settings).fit(X.iloc[:, :2], y).channels_without_spend_
+        )
+        == []
+    )
+    with pytest.warns(UserWarning, match=r"No model saw spend on channel\(s\) \['new_channel'\]"):
+        allocator = BudgetAllocator(models=model, random_state=0).fit(X)
+    budget = float(X.mean().sum())
+    assert allocator.optimize(budget).optimal_allocation["new_channel"] == 0.0
+
+
 @pytest.mark.parametrize(
     "mutate, match",
     [
@@ -203,6 +242,7 @@ def test_controls_are_linear_and_not_spend(data):
         (lambda X, y: (X.iloc[:5], y.iloc[:5]), "at least 9 periods.*adstock_max_lag=8"),
         (lambda X, y: (X, y * 0 + 3), "y is constant"),
         (lambda X, y: (X.assign(channel_0="a"), y), "non-numeric.*channel_0"),
+        (lambda X, y: (X * 0, y), "Every spend column of X is zero"),
     ],
 )
 def test_bad_input_raises_before_any_work(data, mutate, match):
