@@ -165,7 +165,13 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         Adam step size for SVI.
     random_state : int, numpy.random.Generator or None, default=None
         Seeds the sampler and the predictive draws; the same int gives the
-        same posterior, bit for bit.
+        same posterior, bit for bit, with or without a progress bar and
+        whatever the number of CPU devices the chains are split over, as
+        long as it is more than one. Chains that all run on one device
+        (one core, a ``num_chains`` no device count above one divides, or
+        JAX started before ``hillmix`` was imported) run a program XLA
+        compiles without partitioning, which rounds differently: their draws
+        differ from the split ones after a few iterations.
     progress : bool, default=False
         Show a progress bar while fitting.
 
