@@ -24,19 +24,26 @@ __all__ = ["run_demo"]
 # The online outcome responds to every channel but the last, so the demo
 # needs two; a quarter of the weeks is held out and the rest must exceed
 # HillMixtureMMM's default adstock window of 8 weeks.
-_LEAST = {"periods": 16, "channels": 2, "draws": 1}
+# The seed seeds two simulations, as seed and seed + 1.
+_RANGES = {"periods": (16, None), "channels": (2, None), "draws": (1, None), "seed": (0, 2**32 - 2)}
 
 
 def check_sizes(sizes: dict) -> None:
-    """Raise a ValueError naming the first size below what the demo needs.
+    """Raise a ValueError naming the first size outside what the demo can run.
 
-    ``sizes`` maps names ending in ``periods``, ``channels`` or ``draws``
-    (``n_periods`` or ``--periods``) to their values.
+    ``sizes`` maps names ending in ``periods``, ``channels``, ``draws`` or
+    ``seed`` (``n_periods`` or ``--periods``) to their values.
     """
     for name, value in sizes.items():
-        least = next(v for k, v in _LEAST.items() if name.endswith(k))
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ValueError(f"{name} must be an int >= {least}, got {value!r}.")
+        least, most = next(v for k, v in _RANGES.items() if name.endswith(k))
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < least
+            or (most is not None and value > most)
+        ):
+            within = f">= {least}" if most is None else f"in [{least}, {most}]"
+            raise ValueError(f"{name} must be an int {within}, got {value!r}.")
 
 
 def run_demo(
@@ -82,7 +89,9 @@ def run_demo(
     report : dict
         The figures printed, for programmatic use.
     """
-    check_sizes({"n_periods": n_periods, "n_channels": n_channels, "n_draws": n_draws})
+    check_sizes(
+        {"n_periods": n_periods, "n_channels": n_channels, "n_draws": n_draws, "seed": seed}
+    )
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     say = (

@@ -51,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
 
         try:  # before the slow fits
             check_sizes(
-                {"--periods": args.periods, "--channels": args.channels, "--draws": args.draws}
+                {
+                    "--periods": args.periods,
+                    "--channels": args.channels,
+                    "--draws": args.draws,
+                    "--seed": args.seed,
+                }
             )
         except ValueError as error:
             parser.error(str(error))

@@ -99,8 +99,8 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         either of which may be None. Unlisted channels get ``(0, inf)``,
         except channels no model saw spend on (listed in every covering
         model's ``channels_without_spend_``), whose responses are priors
-        alone: they get ``(0, 0)``, with a warning, and an upper bound of
-        None keeps that zero.
+        alone: they are held at ``(0, 0)``, with a warning, until named
+        here or in :meth:`optimize`'s ``channel_bounds``.
     n_draws : int, default=None
         Posterior draws used per model (evenly spaced). None: as many as the
         model with the fewest has (among models of positive weight); draws of
@@ -268,15 +268,14 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         negative = [c for c, col in zip(union, X[:, columns].T, strict=True) if np.any(col < 0)]
         if negative:
             raise ValueError(f"X has negative spend in channel(s) {negative}; spend must be >= 0.")
-        unlearnt = _channels_without_spend(models, channel_lists)
+        named = {str(c) for c in self.channel_bounds or ()}
+        held = [c for c in _channels_without_spend(models, channel_lists) if c not in named]
         lower, upper = _resolve_bounds(
             self.channel_bounds,
             union,
             np.zeros(len(union)),
-            np.where(np.isin(union, unlearnt), 0.0, np.inf),
+            np.where(np.isin(union, held), 0.0, np.inf),
         )
-        named = {str(c) for c in self.channel_bounds or ()}
-        held = [c for c in unlearnt if c not in named]
         if held:
             warnings.warn(
                 f"No model saw spend on channel(s) {held}: their responses are priors alone, so "
@@ -305,6 +304,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         self.channel_names_ = np.asarray(union, dtype=object)
         self.current_allocation_ = X[:, columns].mean(axis=0)
         self.bounds_ = np.column_stack([lower, upper])
+        self._held_channels = held
         self.n_draws_ = int(n_draws)
         self.carryover_periods_ = carryover
         self._channel_index = index
@@ -425,7 +425,13 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
                 f"channel_bounds must be a dict channel -> (lower, upper), got "
                 f"{type(channel_bounds).__name__}."
             )
-        return _resolve_bounds(channel_bounds, names, self.bounds_[:, 0], self.bounds_[:, 1])
+        upper = self.bounds_[:, 1].copy()
+        # Naming a held channel (no model saw spend on it) lifts the hold:
+        # its upper bound is then the one given, or none.
+        for channel in getattr(self, "_held_channels", ()):
+            if channel in {str(c) for c in channel_bounds or ()}:
+                upper[names.index(channel)] = np.inf
+        return _resolve_bounds(channel_bounds, names, self.bounds_[:, 0], upper)
 
     def _solve(self, budget, lower, upper):
         free = budget - lower.sum()

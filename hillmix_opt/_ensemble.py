@@ -46,9 +46,10 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
     fraction of heads whose best action is the chosen one.
 
     Parameters set with ``set_params`` between batches are validated at
-    the next call. ``policy``, ``epsilon``, ``temperature`` and ``bootstrap``
-    act from that call on; the others shape the model and act at the
-    next :meth:`fit`.
+    the next call, which an invalid value refuses until it is set right.
+    ``policy``, ``epsilon``, ``temperature`` and ``bootstrap`` act from that
+    call on; the others shape the model and act at the next :meth:`fit`
+    (``use_pca``, ``pca_components`` and ``prior_scale`` also at ``set_bank(..., refit_pca=True)``).
 
     Parameters
     ----------

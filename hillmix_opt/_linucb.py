@@ -56,20 +56,23 @@ def _single_precision_suffices(W_width: np.ndarray) -> bool:
     Well-explored models keep ``kappa`` in the tens; features collinear with
     each other or with the intercept (one-hot columns) make ``G_a`` huge in
     directions users never take, and cancellation then swamps the width.
-    Single precision is used while ``lambda_min(G_a) > trace(G_a) (n_pairs +
-    3) u / _WIDTH_RTOL`` for every action (the trace of a positive
-    semidefinite matrix bounds ``|| |G_a| ||_2``), checked by a Cholesky
-    factorisation of ``G_a`` minus that bound.
+    Single precision is used while ``lambda_min(G_a) > r_a (n_pairs + 3) u /
+    _WIDTH_RTOL`` for every action, ``r_a`` the largest absolute row sum of
+    ``G_a`` (which bounds ``|| |G_a| ||_2`` for a symmetric matrix, and equals
+    it for a diagonal one), checked by a Cholesky factorisation of ``G_a``
+    minus that bound.
     """
+    if not np.all(np.isfinite(W_width)):
+        return False  # scores are then not finite either way; double shows it no better
     n_actions, n_pairs = W_width.shape
     dx = _n_features_of(n_pairs)
     # Off-diagonal pairs carry their entry twice in W; the upper triangle
     # then fills the whole matrix through the pair index of each (i, k).
     G = np.take(W_width * _half_off_diagonal(dx), _pair_index(dx), axis=1)
     G = G.reshape(n_actions, dx, dx)
+    row_sums = np.abs(G).sum(axis=2).max(axis=1)
     diagonal = G.reshape(n_actions, dx * dx)[:, :: dx + 1]
-    floor = diagonal.sum(axis=1) * ((n_pairs + 3) * _FLOAT32_ROUNDOFF / _WIDTH_RTOL)
-    diagonal -= floor[:, None]
+    diagonal -= (row_sums * ((n_pairs + 3) * _FLOAT32_ROUNDOFF / _WIDTH_RTOL))[:, None]
     try:
         np.linalg.cholesky(G)
     except np.linalg.LinAlgError:
@@ -164,9 +167,10 @@ class LinUCBStrategy(_CrossedStrategy):
     ``coef_`` are double precision.
 
     Parameters set with ``set_params`` between batches are validated at
-    the next call. ``alpha``, ``policy``, ``epsilon`` and ``temperature``
-    act from that call on; the others shape the model and act at the
-    next :meth:`fit`.
+    the next call, which an invalid value refuses until it is set right.
+    ``alpha``, ``policy``, ``epsilon`` and ``temperature`` act from that
+    call on; the others shape the model and act at the next :meth:`fit`
+    (``use_pca`` and ``pca_components`` also at ``set_bank(..., refit_pca=True)``).
 
     Parameters
     ----------

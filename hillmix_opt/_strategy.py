@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import _get_feature_names, check_array
 from threadpoolctl import ThreadpoolController
 
@@ -613,9 +617,27 @@ class _BaseStrategy(BaseEstimator):
         is not equal to itself).
         """
         values = self._parameter_values()
-        if any(new is not old for new, old in zip(values, self._checked_parameters, strict=True)):
+        checked = getattr(self, "_checked_parameters", None)  # None: pickled by an older hillmix
+        if checked is None:
             self._validate_params()
-            self._checked_parameters = values
+        else:
+            names = _parameter_names(type(self))
+            changed = {
+                name: new
+                for name, new, old in zip(names, values, checked, strict=True)
+                if new is not old
+            }
+            if not changed:
+                return
+            # Only the changed ones: all of them cost as much as a batch of
+            # decisions, and a schedule may set epsilon before every batch.
+            constraints = self._parameter_constraints
+            validate_parameter_constraints(
+                {name: constraints[name] for name in changed if name in constraints},
+                changed,
+                caller_name=type(self).__name__,
+            )
+        self._checked_parameters = values
 
     def _check_bank(self, method: str):
         if not hasattr(self, "classes_"):

@@ -304,14 +304,21 @@ def test_channels_no_model_saw_spend_on_are_held_at_zero(history):
         held = BudgetAllocator(models={"store": store}, random_state=0).fit(history)
     np.testing.assert_array_equal(held.bounds_[:, 1], [np.inf, np.inf, 0.0])
     assert held.optimize(300.0).optimal_allocation["social"] == 0.0
-    # Bounds given for it lift the hold; another model's data on it too.
+    # Naming it lifts the hold, at construction or per call, with or without
+    # an upper bound; another model's data on it too.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bounded = BudgetAllocator(
             models={"store": store}, channel_bounds={"social": (0, 50.0)}, random_state=0
         ).fit(history)
+        named = BudgetAllocator(
+            models={"store": store}, channel_bounds={"social": (10.0, None)}, random_state=0
+        ).fit(history)
         both = BudgetAllocator(models={"store": store, "online": online}).fit(history)
     assert bounded.bounds_[2, 1] == 50.0 and both.bounds_[2, 1] == np.inf
+    np.testing.assert_array_equal(named.bounds_[2], [10.0, np.inf])
+    result = held.optimize(300.0, channel_bounds={"social": (20.0, None)})
+    assert result.optimal_allocation["social"] >= 20.0 - 1e-9
 
 
 def test_unfitted_models_are_fitted_on_x_and_y(history):

@@ -48,6 +48,7 @@ def test_cli_entry_points():
         (["--channels", "1"], "--channels must be an int >= 2"),
         (["--periods", "10"], "--periods must be an int >= 16"),
         (["--draws", "0"], "--draws must be an int >= 1"),
+        (["--seed", str(2**32 - 1)], "--seed must be an int in"),
     ],
 )
 def test_demo_refuses_sizes_it_cannot_run_before_fitting(argv, match, tmp_path, capsys):

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from hillmix_opt import BootstrapEnsembleStrategy, LinUCBStrategy, RandomStrategy
-from hillmix_opt._linucb import linucb_scores
+from hillmix_opt._linucb import _single_precision_suffices, linucb_scores
 from hillmix_opt._strategy import _counter_uniforms
 
 STRATEGIES = [
@@ -144,6 +144,37 @@ def test_scores_stay_accurate_with_collinear_user_features(n_regions):
     # Well-conditioned models keep the single-precision path.
     world = LinearWorld(3)
     assert _warm(LinUCBStrategy(random_state=0), world, n=2000)._score_dtype == np.float32
+
+
+def _width_weights_of(G):
+    # W[a, p] = G[a, i, k] for the pairs i <= k, off-diagonal ones twice.
+    rows, cols = np.triu_indices(G.shape[-1])
+    return G[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
+
+
+@pytest.mark.parametrize("dx", [1, 2, 9, 41])
+def test_single_precision_test_bounds_the_conditioning(dx):
+    # A well-conditioned width matrix keeps single precision whatever the
+    # number of features (a trace bound had refused it past 31); an
+    # ill-conditioned one, or a non-finite one, does not.
+    well = np.stack([np.eye(dx) * 0.01, np.diag(np.linspace(1.0, 3.0, dx))])
+    assert _single_precision_suffices(_width_weights_of(well))
+    ill = well.copy()
+    ill[1, 0, 0] = 1e9  # a single feature cannot cancel: 1 x 1 is well conditioned
+    assert _single_precision_suffices(_width_weights_of(ill)) == (dx == 1)
+    broken = _width_weights_of(well)
+    broken[0, 0] = np.nan
+    assert not _single_precision_suffices(broken)
+
+
+def test_a_strategy_pickled_before_parameter_snapshots_still_decides():
+    world = LinearWorld(17)
+    strategy = LinUCBStrategy(random_state=0).set_bank(world.bank)
+    X = world.users(40)
+    strategy.partial_fit(X, strategy.decide(X)[0], np.ones(40))
+    old = pickle.loads(pickle.dumps(strategy))
+    del old._checked_parameters  # as pickled by an earlier hillmix
+    np.testing.assert_array_equal(old.decide(X)[0], strategy.decide(X)[0])
 
 
 def test_actions_with_the_same_embedding_tie_exactly():
