@@ -126,9 +126,23 @@ def _simulator(args, strategy=None, ground_truth=None):
 
 def run_targeting(args, stream) -> int:
     """Carry out a parsed ``hillmix targeting`` command; returns the exit status."""
+    import sys
+
+    from hillmix_sim import OpenAIUnavailableError
+
+    try:
+        return _run(args, stream)
+    except (ValueError, TypeError, OSError, OpenAIUnavailableError) as exc:
+        # Bad arguments, an unusable directory or no OpenAI key: a message
+        # and a usage error's status, not a traceback.
+        print(f"hillmix targeting {args.targeting_command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args, stream) -> int:
     if args.targeting_command == "generate-data":
-        path = _simulator(args).generate_data(args.out)
-        print(f"simulation data written to {path}", file=stream)
+        _simulator(args).generate_data(args.out)
+        print(f"simulation data written to {args.out}", file=stream)
         return 0
     if args.action_bank_size > 0:
         raise SystemExit(

@@ -66,6 +66,7 @@ def test_targeting_generate_data_then_simulate(tmp_path, capsys):
 
     common = ["--iterations", "2", "--users", "400", "--initial_actions", "6", "--no-progress"]
     assert main(["targeting", "generate-data", *common, "--out", str(tmp_path / "data")]) == 0
+    assert capsys.readouterr().out.strip() == f"simulation data written to {tmp_path / 'data'}"
     results_dir = tmp_path / "results"
     argv = [
         "targeting",
@@ -90,6 +91,28 @@ def test_targeting_generate_data_then_simulate(tmp_path, capsys):
     results = SimulationResults.load(results_dir)
     assert len(results.observations[1]) == 400
     assert results.config["ground_truth"]["class"] == "GMMPreference"
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["generate-data", "--users", "0"], "'n_users' parameter"),
+        (["generate-data", "--embedder", "openai"], "no OpenAI API key"),
+        (["simulate", "--data_dir", "missing"], "not a simulation-data directory"),
+        (["simulate", "--pca_components", "0"], "'pca_components' parameter"),
+        (["simulate", "--min_utility", "0.5", "--max_utility", "0.1"], "must be below"),
+    ],
+)
+def test_targeting_bad_input_is_a_usage_error(argv, match, tmp_path, capsys, monkeypatch):
+    # These were tracebacks with status 1; hillmix sim already answered so.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    small = ["--users", "5", "--iterations", "1", "--initial_actions", "3", "--no-progress"]
+    out = ["--out", str(tmp_path / "d")] if argv[0] == "generate-data" else []
+    out = out or ["--results_dir", str(tmp_path / "r")]
+    assert main(["targeting", argv[0], *small, *argv[1:], *out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hillmix targeting {argv[0]}: error:") and match in err
+    assert "Traceback" not in err and not (tmp_path / "d").exists()
 
 
 def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
