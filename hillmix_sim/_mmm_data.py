@@ -295,8 +295,17 @@ def _draw_truth(rng, spend, n_components, max_lag, media_share):
     intercept = 1000.0
     # Amplitudes so that media drive `media_share` of the mean target.
     weights = rng.dirichlet(np.full(n_channels, 3.0))
-    mean_curve = np.maximum(curves.mean(0), 1e-9)
+    mean_curve = curves.mean(0)
     total_media = intercept * media_share / (1 - media_share)
+    spent = mean_curve > 0
+    if not spent.all():
+        # A channel never spent on drives nothing here: the others carry the
+        # media share, and its own curve gets an amplitude of the size the
+        # others' have (dividing by its zero mean curve gave 1e11).
+        typical = mean_curve[spent].mean() if spent.any() else 1.0
+        if spent.any():
+            weights = np.where(spent, weights / weights[spent].sum(), weights)
+        mean_curve = np.where(spent, mean_curve, typical)
     channel_amp = total_media * weights / mean_curve
     A = np.repeat(channel_amp[:, None], K, axis=1) * rng.uniform(0.8, 1.25, size=(n_channels, K))
     contributions = np.asarray(hill_mixture(adstocked, pi, A, kappa, n))

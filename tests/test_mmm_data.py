@@ -44,3 +44,16 @@ def test_spend_plan_given_to_fit():
     assert X.shape == (30, 2) and gen.n_features_in_ == 2
     with pytest.raises(ValueError, match="Negative values"):
         MMMDataGenerator().fit(-plan)
+
+
+@pytest.mark.parametrize("dgp", ["single", "mixture_k3"])
+def test_a_channel_never_spent_on_keeps_a_finite_curve_and_the_media_share(dgp):
+    # Its amplitude was the others' divided by a zero mean curve floored at
+    # 1e-9 (1e11), and the media share it should carry was lost.
+    X, _, _ = make_mmm_data(dgp=dgp, n_periods=104, n_channels=3, random_state=0)
+    X["channel_2"] = 0.0
+    gen = MMMDataGenerator(dgp=dgp, n_channels=3, media_share=0.35, random_state=0).fit(X)
+    A = gen.true_params_["A"]
+    assert A[2].max() < 3 * A[:2].max()
+    media = gen.contributions_.to_numpy().sum(axis=1).mean()
+    assert media / gen.mean_.mean() == pytest.approx(0.35, rel=0.1)
