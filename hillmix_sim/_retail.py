@@ -218,7 +218,9 @@ class RetailSimulator(BaseEstimator):
         around its segment's.
     media_responsiveness : tuple, default=("lognormal", log(0.1), 0.5, 0.0, 1.0)
         Relative lift of a household's trip rate when a channel saturates
-        (per household and channel, times the channel's effect).
+        (per household and channel, times the channel's effect). It may be
+        negative (media that put households off); a summed lift below -1
+        stops the household's trips.
     visit_rate : tuple, default=("lognormal", log(0.9), 0.5, 0.05, 5.0)
         Trips per week without media, at mean seasonality.
     basket_size : tuple, default=("lognormal", log(8.0), 0.6, 1.0, 80.0)
@@ -562,6 +564,10 @@ class RetailSimulator(BaseEstimator):
                 raise ValueError(
                     f"Unknown channel(s) {unknown} in the spend plan; expected {names}."
                 )
+            repeated = sorted({c for c in columns if columns.count(c) > 1})
+            if repeated:
+                # Assigning the columns would keep the last copy of each.
+                raise ValueError(f"The spend plan has the channel(s) {repeated} more than once.")
             values = spend.to_numpy(dtype=np.float64, na_value=np.nan)
             frame = pd.DataFrame(0.0, index=range(len(spend)), columns=names)
             frame[columns] = values
@@ -581,7 +587,8 @@ class RetailSimulator(BaseEstimator):
         if len(frame) == 0:
             raise ValueError("The spend plan has no weeks.")
         if not np.all(np.isfinite(frame.to_numpy())):
-            raise ValueError("The spend plan has NaN or infinite values.")
+            bad = [c for c in names if not np.isfinite(frame[c]).all()]
+            raise ValueError(f"The spend plan has NaN or infinite values in channel(s) {bad}.")
         if np.any(frame.to_numpy() < 0):
             bad = [c for c in names if (frame[c] < 0).any()]
             raise ValueError(f"Negative spend in channel(s) {bad}: spend must be >= 0.")

@@ -24,6 +24,9 @@ from scipy import special
 from ._counter_rng import entity_bases, stream_key, uniform_pair, uniforms
 from ._retail_traits import TraitSpec, sample_trait
 
+# Shelf prices are int32 cents.
+_MAX_CENTS = float(np.iinfo(np.int32).max)
+
 __all__ = [
     "N_FEATURES",
     "WEEKS_PER_YEAR",
@@ -284,6 +287,13 @@ def weekly_state(
     shelf = catalog.slot_base_cents * np.exp(log_drift)
     shelf = shelf[None] * catalog.store_price_index[:, None, None]
     # Narrow integers: the weekly state is shipped to every worker.
+    highest = float(shelf.max()) if shelf.size else 0.0
+    if not highest <= _MAX_CENTS:
+        raise ValueError(
+            f"Shelf prices reach {highest / 100:,.0f} per unit, beyond the "
+            f"{_MAX_CENTS / 100:,.0f} that prices in cents can hold here; lower base_price, "
+            "price_volatility or the number of weeks."
+        )
     shelf_cents = np.maximum(np.round(shelf), 1.0).astype(np.int32)
     depth_pct = np.where(tpr, depth[None], 0.0).astype(np.uint8)
     # Feature planes, one contiguous array each: the engine gathers from

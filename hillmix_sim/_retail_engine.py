@@ -228,11 +228,14 @@ def trip_rates(
         * t["promo_responsiveness"][:, None]
         * (state.mailer_index[None, :] - 1.0)
     )
+    # A negative responsiveness (ads that put a household off) can take the
+    # lift below -1: the household then stops visiting, it does not visit
+    # more (Poisson inversion of a negative mean counts up, not down).
     return (
         t["visit_rate"][:, None]
         * state.season[None, :]
         * promo
-        * (1.0 + hill_lift(households, adstock))
+        * np.maximum(1.0 + hill_lift(households, adstock), 0.0)
     )
 
 

@@ -334,6 +334,16 @@ def no_work(monkeypatch):
         (lambda s, p: s.generate(spend=pd.DataFrame({"tv": [1.0, -2.0]})), ValueError, "Negative"),
         (lambda s, p: s.to_parquet(p, spend=np.full((3, 3), -1.0)), ValueError, "Negative"),
         (lambda s, p: s.generate(spend=pd.DataFrame({"radio": [1.0]})), ValueError, "radio"),
+        (
+            lambda s, p: s.generate(spend=pd.DataFrame([[1.0, 0.0]], columns=["tv", "tv"])),
+            ValueError,
+            r"\['tv'\] more than once",
+        ),
+        (
+            lambda s, p: s.generate(spend=pd.DataFrame({"tv": [1.0, np.nan]})),
+            ValueError,
+            r"NaN or infinite values in channel\(s\) \['tv'\]",
+        ),
         (lambda s, p: s.true_response("radio", [1.0]), ValueError, "Unknown channel 'radio'"),
         (lambda s, p: s.generate(0), ValueError, "n_weeks must be a positive integer"),
         (lambda s, p: s.to_parquet(p, 0), ValueError, "n_weeks must be a positive integer"),
@@ -441,3 +451,23 @@ def test_set_params_after_fit_takes_effect_at_the_next_fit_only():
     pd.testing.assert_frame_equal(sim.generate(4).transactions, before)
     with pytest.raises(ValueError, match="n_households"):
         sim.fit()
+
+
+def test_prices_beyond_int32_cents_are_refused():
+    # Shelf prices are int32 cents: beyond about 21 million per unit they
+    # wrapped to negative prices, sales and revenue.
+    sim = small(base_price=("constant", 3e7))
+    with pytest.raises(ValueError, match="Shelf prices reach"):
+        sim.generate(2)
+
+
+def test_media_that_put_households_off_never_add_trips():
+    # A summed lift below -1 made the trip rate negative, and Poisson
+    # inversion of a negative mean gave more trips, not fewer.
+    sim = small(n_households=500, media_responsiveness=("constant", -0.6))
+    baskets = [
+        sim.generate(spend=np.full((3, 3), level)).weekly["baskets"].sum()
+        for level in (0.0, 1e3, 1e4, 1e5, 1e6)
+    ]
+    assert np.all(np.diff(baskets) <= 0)
+    assert baskets[-1] == 0 < baskets[0]
