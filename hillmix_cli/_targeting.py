@@ -64,10 +64,17 @@ def add_targeting_parser(commands) -> None:
     simulate.add_argument("--observations_format", choices=("parquet", "csv"), default="parquet")
 
 
+# Defaults of the data options; None on the command line tells an option
+# left out (taken from --data_dir's data when given) from one given.
+_DATA_DEFAULTS = {"iterations": 4, "users": 10000, "initial_actions": 30}
+
+
 def _data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--iterations", type=int, default=4)
-    parser.add_argument("--users", type=int, default=10000, help="users per iteration")
-    parser.add_argument("--initial_actions", type=int, default=30)
+    parser.add_argument("--iterations", type=int, default=None, help="default: 4")
+    parser.add_argument(
+        "--users", type=int, default=None, help="users per iteration (default: 10000)"
+    )
+    parser.add_argument("--initial_actions", type=int, default=None, help="default: 30")
     parser.add_argument("--embedder", choices=EMBEDDERS, default="hashing")
     parser.add_argument("--seed", type=int, default=0, help="random_state of everything")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -106,6 +113,24 @@ def _ground_truth(args):
     return make_ground_truth(args.ground_truth_type, **params)
 
 
+def _take_sizes_from(args, data) -> None:
+    """Sizes of pre-generated data: the options left out, checked against those given."""
+    sizes = {
+        "users": len(data.users[0]),
+        "initial_actions": len(data.initial_bank.action_ids),
+    }
+    for name, size in sizes.items():
+        given = getattr(args, name)
+        if given is not None and given != size:
+            raise ValueError(
+                f"--{name} {given}, but the data in {args.data_dir} have {size}; leave "
+                f"--{name} out to use the data's, or generate data of that size."
+            )
+        setattr(args, name, size)
+    if args.iterations is None:
+        args.iterations = len(data.users)
+
+
 def _simulator(args, strategy=None, ground_truth=None):
     from hillmix_opt import RandomStrategy
     from hillmix_sim import CompanySimulator
@@ -114,9 +139,9 @@ def _simulator(args, strategy=None, ground_truth=None):
         strategy=strategy if strategy is not None else RandomStrategy(),
         ground_truth=ground_truth,
         embedder=_embedder(args.embedder),
-        n_iterations=args.iterations,
-        n_users=args.users,
-        n_initial_actions=args.initial_actions,
+        n_iterations=_size(args, "iterations"),
+        n_users=_size(args, "users"),
+        n_initial_actions=_size(args, "initial_actions"),
         action_bank_size=getattr(args, "action_bank_size", 0),
         batch_size=getattr(args, "batch_size", 1000),
         random_state=args.seed,
@@ -152,11 +177,20 @@ def _run(args, stream) -> int:
     results_dir = args.results_dir or str(
         Path("results") / time.strftime("simulation_%Y%m%d_%H%M%S")
     )
+    data = None
+    if args.data_dir is not None:
+        from hillmix_sim import SimulationData
+
+        data = SimulationData.load(args.data_dir)
+        _take_sizes_from(args, data)
     simulator = _simulator(args, _strategy(args), _ground_truth(args))
-    results = simulator.run(
-        results_dir, data=args.data_dir, observations_format=args.observations_format
-    )
+    results = simulator.run(results_dir, data=data, observations_format=args.observations_format)
     columns = ["iteration", "company_reward", "expected_reward", "oracle_reward", "random_reward"]
     print(results.iterations[columns].round(4).to_string(index=False), file=stream)
     print(f"results written to {results_dir}", file=stream)
     return 0
+
+
+def _size(args, name: str) -> int:
+    value = getattr(args, name)
+    return _DATA_DEFAULTS[name] if value is None else value

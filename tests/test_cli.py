@@ -1,6 +1,7 @@
 """The command line: `hillmix demo` end to end, with tiny settings."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -113,6 +114,21 @@ def test_targeting_bad_input_is_a_usage_error(argv, match, tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert err.startswith(f"hillmix targeting {argv[0]}: error:") and match in err
     assert "Traceback" not in err and not (tmp_path / "d").exists()
+
+
+def test_targeting_simulate_takes_its_sizes_from_the_data(tmp_path, capsys):
+    # Sizes left out come from --data_dir's data (the config once recorded
+    # the defaults, 10000 users, for a run on 200); sizes given must agree.
+    data = ["--data_dir", str(tmp_path / "data"), "--no-progress", "--pca_components", "3"]
+    small = ["--iterations", "2", "--users", "60", "--initial_actions", "4", "--no-progress"]
+    assert main(["targeting", "generate-data", *small, "--out", str(tmp_path / "data")]) == 0
+    assert main(["targeting", "simulate", *data, "--results_dir", str(tmp_path / "r")]) == 0
+    config = json.loads((tmp_path / "r" / "simulation_config.json").read_text())
+    assert (config["n_users"], config["n_iterations"], config["n_initial_actions"]) == (60, 2, 4)
+    capsys.readouterr()
+    argv = ["targeting", "simulate", *data, "--users", "999", "--results_dir", str(tmp_path / "x")]
+    assert main(argv) == 2
+    assert "--users 999, but the data" in capsys.readouterr().err
 
 
 def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
