@@ -174,7 +174,7 @@ class MMMDataGenerator(BaseEstimator):
         channel : str or int
             Channel name or position.
         spend : array-like of shape (n_points,)
-            Spend per period.
+            Spend per period, finite and non-negative.
 
         Returns
         -------
@@ -182,15 +182,22 @@ class MMMDataGenerator(BaseEstimator):
             In target units.
         """
         check_is_fitted(self)
-        c = channel if isinstance(channel, numbers.Integral) else None
-        if c is None:
-            if channel not in self.channel_names_:
+        n_channels = len(self.channel_names_)
+        if isinstance(channel, numbers.Integral) and not isinstance(channel, bool):
+            if not -n_channels <= channel < n_channels:
                 raise ValueError(
-                    f"Unknown channel {channel!r}; expected one of {self.channel_names_}."
+                    f"channel {channel} is out of range for {n_channels} channels "
+                    f"{self.channel_names_}."
                 )
+            c = int(channel) % n_channels
+        elif channel in self.channel_names_:
             c = self.channel_names_.index(channel)
+        else:
+            raise ValueError(f"Unknown channel {channel!r}; expected one of {self.channel_names_}.")
         p = self.true_params_
         spend = np.asarray(spend, dtype=float)
+        if not np.all(np.isfinite(spend)) or np.any(spend < 0):
+            raise ValueError("spend must be finite and non-negative.")
         return np.asarray(hill_mixture(spend, p["pi"][c], p["A"][c], p["kappa"][c], p["n"][c]))
 
     def __sklearn_tags__(self):

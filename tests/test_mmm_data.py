@@ -37,6 +37,19 @@ def test_true_response_is_saturating():
     assert curve[-1] <= gen.true_params_["A"][0].max() + 1e-9
 
 
+def test_true_response_checks_its_channel_and_spend():
+    gen = MMMDataGenerator(dgp="single", n_channels=2, random_state=0).fit()
+    by_name = gen.true_response("channel_1", [5.0])
+    np.testing.assert_array_equal(gen.true_response(1, [5.0]), by_name)
+    with pytest.raises(ValueError, match="out of range for 2 channels"):
+        gen.true_response(99, [1.0])  # an IndexError before
+    with pytest.raises(ValueError, match="Unknown channel 'tv'"):
+        gen.true_response("tv", [1.0])
+    for bad in ([np.nan], [-1000.0]):  # a response of 0 before
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            gen.true_response(0, bad)
+
+
 def test_spend_plan_given_to_fit():
     plan = np.full((30, 2), 100.0)
     gen = MMMDataGenerator(dgp="single", random_state=0).fit(plan)
