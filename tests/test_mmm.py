@@ -191,10 +191,10 @@ def test_clone_pipeline_and_grid_search(data):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
-def test_controls_are_linear_and_not_spend(data):
-    X, y, _ = data
-    X = X.assign(temperature=np.sin(np.arange(len(X))) * 10 - 3)  # negative allowed
-    model = HillMixtureMMM(
+def _fit_with_a_control(X, y):
+    """A short SVI fit with a temperature control (negative values allowed)."""
+    X = X.assign(temperature=np.sin(np.arange(len(X))) * 10 - 3)
+    return HillMixtureMMM(
         n_components=1,
         control_columns=["temperature"],
         inference="svi",
@@ -202,29 +202,22 @@ def test_controls_are_linear_and_not_spend(data):
         num_samples=50,
         random_state=0,
     ).fit(X, y)
+
+
+def test_controls_are_linear_and_not_spend_and_unspent_channels_are_flagged(data):
+    X, y, _ = data
+    model = _fit_with_a_control(X, y)
     assert list(model.channel_names_) == ["channel_0", "channel_1"]
     assert list(model.control_names_) == ["temperature"]
     assert list(model.channels_without_spend_) == []
     assert model.posterior_samples_["controls"].shape == (50, 1)
-
-
-def test_a_channel_never_spent_on_is_flagged(data):
-    # Its response is the prior's alone. Its spend unit was once one currency
-    # unit, which put the prior curve's saturation at a single unit of spend:
-    # the allocator then funded it as the best channel there was (the
-    # allocator's side is in tests/test_allocator.py). The settings and
-    # shapes of test_controls_are_linear_and_not_spend, to share its program.
-    X, y, _ = data
-    X = X.assign(channel_1=0.0, temperature=np.sin(np.arange(len(X))) * 10 - 3)
+    # A channel never spent on (same shapes, so the compiled program is
+    # reused): its response is the prior's alone. Its spend unit was once one
+    # currency unit, which put the prior curve's saturation at a single unit
+    # of spend, and the allocator funded it as the best channel there was
+    # (the allocator's side is in tests/test_allocator.py).
     with pytest.warns(UserWarning, match=r"\['channel_1'\] are zero in every period"):
-        model = HillMixtureMMM(
-            n_components=1,
-            control_columns=["temperature"],
-            inference="svi",
-            svi_steps=200,
-            num_samples=50,
-            random_state=0,
-        ).fit(X, y)
+        model = _fit_with_a_control(X.assign(channel_1=0.0), y)
     assert list(model.channels_without_spend_) == ["channel_1"]
     unit = model._fitted.spend_scale
     assert unit[1] == unit[0] == X["channel_0"][X["channel_0"] > 0].mean()
