@@ -732,7 +732,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         slopes[:, spend == 0] = _slope_at_zero(single)[:, None]
         values = np.asarray(values) * self._fitted.y_scale
         # d/d(spend) = d/d(scaled spend) / scale
-        slopes = np.asarray(slopes) * self._fitted.y_scale / scale
+        slopes = slopes * self._fitted.y_scale / scale
         mean = values.mean(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             roi = np.where(spend > 0, mean / spend, np.nan)

@@ -23,8 +23,8 @@ __all__ = ["run_demo"]
 
 # The online outcome responds to every channel but the last, so the demo
 # needs two; a quarter of the weeks is held out and the rest must exceed
-# HillMixtureMMM's default adstock window of 8 weeks.
-# The seed seeds two simulations, as seed and seed + 1.
+# HillMixtureMMM's default adstock window of 8 weeks; the seed seeds two
+# simulations, as seed and seed + 1.
 _RANGES = {"periods": (16, None), "channels": (2, None), "draws": (1, None), "seed": (0, 2**32 - 2)}
 
 
@@ -74,13 +74,13 @@ def run_demo(
     n_channels : int, default=4
         Media channels, at least 2.
     seed : int, default=0
-        Seed of the simulation and of the sampler.
+        Seed of the simulation and of the sampler, in [0, 2**32 - 2].
     progress : bool, default=True
         Show the sampler's progress bar.
     n_draws : int, default=1000
-        Kept NUTS draws per chain, at least 1 (two chains) of the in-store model, after
-        1.5 times as many warm-up iterations; the online model runs half as
-        many of each.
+        Kept NUTS draws per chain (two chains) of the in-store model, at
+        least 1, after 1.5 times as many warm-up iterations; the online
+        model runs half as many of each.
     stream : file-like, default=None
         Where the summary goes; nothing is printed when None.
 

@@ -70,11 +70,12 @@ _DATA_DEFAULTS = {"iterations": 4, "users": 10000, "initial_actions": 30}
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--iterations", type=int, default=None, help="default: 4")
+    sizes = _DATA_DEFAULTS
+    parser.add_argument("--iterations", type=int, help=f"default: {sizes['iterations']}")
     parser.add_argument(
-        "--users", type=int, default=None, help="users per iteration (default: 10000)"
+        "--users", type=int, help=f"users per iteration (default: {sizes['users']})"
     )
-    parser.add_argument("--initial_actions", type=int, default=None, help="default: 30")
+    parser.add_argument("--initial_actions", type=int, help=f"default: {sizes['initial_actions']}")
     parser.add_argument("--embedder", choices=EMBEDDERS, default="hashing")
     parser.add_argument("--seed", type=int, default=0, help="random_state of everything")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -428,8 +428,9 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         upper = self.bounds_[:, 1].copy()
         # Naming a held channel (no model saw spend on it) lifts the hold:
         # its upper bound is then the one given, or none.
+        named = {str(c) for c in channel_bounds or ()}
         for channel in getattr(self, "_held_channels", ()):
-            if channel in {str(c) for c in channel_bounds or ()}:
+            if channel in named:
                 upper[names.index(channel)] = np.inf
         return _resolve_bounds(channel_bounds, names, self.bounds_[:, 0], upper)
 

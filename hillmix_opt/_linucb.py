@@ -17,6 +17,7 @@ from ._strategy import (
     _CrossedStrategy,
     _epsilon_greedy_draw,
     _pair_products,
+    _pair_weights_of,
     _pairs_of,
 )
 
@@ -68,7 +69,7 @@ def _single_precision_suffices(W_width: np.ndarray) -> bool:
     dx = _n_features_of(n_pairs)
     # Off-diagonal pairs carry their entry twice in W; the upper triangle
     # then fills the whole matrix through the pair index of each (i, k).
-    G = np.take(W_width * _half_off_diagonal(dx), _pair_index(dx), axis=1)
+    G = np.take(W_width / _pair_weights_of(dx), _pair_index(dx), axis=1)
     G = G.reshape(n_actions, dx, dx)
     row_sums = np.abs(G).sum(axis=2).max(axis=1)
     diagonal = G.reshape(n_actions, dx * dx)[:, :: dx + 1]
@@ -92,12 +93,6 @@ def _pair_index(dx: int) -> np.ndarray:
     index[rows, cols] = np.arange(rows.size)
     index[cols, rows] = np.arange(rows.size)
     return index.ravel()
-
-
-@functools.cache
-def _half_off_diagonal(dx: int) -> np.ndarray:
-    rows, cols = _pairs_of(dx)
-    return np.where(rows == cols, 1.0, 0.5)
 
 
 def linucb_scores(

@@ -916,6 +916,13 @@ def _pairs_of(dx: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(dx)
 
 
+@functools.cache
+def _pair_weights_of(dx: int) -> np.ndarray:
+    """1 for the pairs ``i == k`` of :func:`_pairs_of`, 2 for the others (counted twice)."""
+    rows, cols = _pairs_of(dx)
+    return np.where(rows == cols, 1.0, 2.0)
+
+
 def _pair_products(XT: np.ndarray) -> np.ndarray:
     """``x_i x_k`` for the pairs ``i <= k`` of each column: shape (..., n_pairs, n).
 
@@ -1078,7 +1085,7 @@ class _CrossedStrategy(_BaseStrategy):
         self._A = np.tile(self._ridge * np.eye(d), (self._heads, 1, 1))
         self._b = np.zeros((self._heads, d))
         self._pairs = _pairs_of(dx)
-        self._pair_weights = np.where(self._pairs[0] == self._pairs[1], 1.0, 2.0)[:, None]
+        self._pair_weights = _pair_weights_of(dx)[:, None]
         self._dirty = True
 
     def _model_rebuilt(self):

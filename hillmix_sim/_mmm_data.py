@@ -309,8 +309,9 @@ def _draw_truth(rng, spend, n_components, max_lag, media_share):
         # A channel never spent on drives nothing here: the others carry the
         # media share, and its own curve gets an amplitude of the size the
         # others' have (dividing by its zero mean curve gave 1e11).
-        typical = mean_curve[spent].mean() if spent.any() else 1.0
+        typical = 1.0
         if spent.any():
+            typical = mean_curve[spent].mean()
             weights = np.where(spent, weights / weights[spent].sum(), weights)
         mean_curve = np.where(spent, mean_curve, typical)
     channel_amp = total_media * weights / mean_curve
