@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m hillmix demo --output demo_output
+	$(BIN)/hillmix demo --output demo_output
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
-"""``python -m hillmix``: the command line, which lives above all three packages."""
+"""``python -m hillmix`` names the command line, which the base package does not import."""
 
 import sys
 
-from hillmix_cli import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.stderr.write(
+        "The hillmix command line is `hillmix` (or `python -m hillmix_cli`); "
+        "for example: hillmix demo --help\n"
+    )
+    sys.exit(2)

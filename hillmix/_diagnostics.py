@@ -14,7 +14,20 @@ from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
-__all__ = ["bulk_ess", "rank_rhat", "summarize_draws"]
+__all__ = [
+    "ESS_MIN",
+    "RHAT_MAX",
+    "bulk_ess",
+    "effective_k",
+    "mcmc_diagnostics",
+    "rank_rhat",
+    "summarize_draws",
+    "svi_diagnostics",
+]
+
+# A fit passes its checks with every R-hat at most RHAT_MAX, every bulk ESS
+# at least ESS_MIN and no divergent transition (Vehtari et al. 2021).
+RHAT_MAX, ESS_MIN = 1.01, 400
 
 
 def _rank_normalize(draws: np.ndarray) -> np.ndarray:
@@ -124,3 +137,93 @@ def summarize_draws(samples: dict, n_chains: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "mean", "sd", "r_hat", "ess_bulk"]).set_index(
         "parameter"
     )
+
+
+def effective_k(pi, A, channel_names) -> pd.DataFrame:
+    """Effective number of components per channel, ``1 / sum_k w**2``, with its interval.
+
+    Parameters
+    ----------
+    pi, A : array-like of shape (n_draws, n_channels, n_components)
+        Mixture weights and amplitudes per draw; ``w = pi * A / sum(pi * A)``
+        is each component's share of the channel's saturation level.
+    channel_names : sequence of str
+
+    Returns
+    -------
+    effective_k : DataFrame of shape (n_channels, 3)
+        Posterior ``mean`` and 90% interval (``lower``, ``upper``).
+    """
+    w = np.asarray(pi) * np.asarray(A)
+    w = w / w.sum(axis=-1, keepdims=True)
+    k = 1.0 / np.sum(w**2, axis=-1)
+    return pd.DataFrame(
+        {
+            "mean": k.mean(0),
+            "lower": np.quantile(k, 0.05, axis=0),
+            "upper": np.quantile(k, 0.95, axis=0),
+        },
+        index=pd.Index([str(c) for c in channel_names], name="channel"),
+    )
+
+
+def mcmc_diagnostics(samples: dict, n_chains: int, diverging) -> dict:
+    """A NUTS fit's convergence checks: R-hat, bulk ESS and divergences.
+
+    Parameters
+    ----------
+    samples : dict of str to ndarray of shape (n_chains * n_samples, ...)
+    n_chains : int
+    diverging : array-like of bool
+        Per draw, whether the transition diverged.
+
+    Returns
+    -------
+    diagnostics : dict
+        ``summary``, ``max_rhat``, ``min_ess_bulk``, ``divergences`` and
+        ``converged`` (every R-hat at most ``RHAT_MAX``, every bulk ESS at
+        least ``ESS_MIN``, no divergence, more than one chain).
+    """
+    summary = summarize_draws({k: v for k, v in samples.items() if v.size}, n_chains)
+    divergences = int(np.sum(diverging))
+    max_rhat = float(np.nanmax(summary["r_hat"])) if summary["r_hat"].notna().any() else np.nan
+    min_ess = float(np.nanmin(summary["ess_bulk"])) if summary["ess_bulk"].notna().any() else np.nan
+    converged = bool(
+        n_chains > 1 and max_rhat <= RHAT_MAX and min_ess >= ESS_MIN and divergences == 0
+    )
+    return {
+        "summary": summary,
+        "max_rhat": max_rhat,
+        "min_ess_bulk": min_ess,
+        "divergences": divergences,
+        "converged": converged,
+    }
+
+
+def svi_diagnostics(samples: dict, losses) -> dict:
+    """An SVI fit's checks: the ELBO of the last tenth of the steps and whether it settled.
+
+    Parameters
+    ----------
+    samples : dict of str to ndarray of shape (n_samples, ...)
+    losses : ndarray of shape (n_steps,)
+        The negative ELBO per step.
+
+    Returns
+    -------
+    diagnostics : dict
+        As :func:`mcmc_diagnostics` (R-hat and ESS NaN, no divergences),
+        with ``elbo``; ``converged`` when every loss is finite and the mean
+        loss of the last tenth moved by less than 1% from the tenth before.
+    """
+    tail = losses[-max(len(losses) // 10, 1) :]
+    head = losses[-2 * len(tail) : -len(tail)] if len(losses) >= 2 * len(tail) else tail
+    change = abs(float(np.mean(head)) - float(np.mean(tail))) / max(abs(float(np.mean(tail))), 1.0)
+    return {
+        "summary": summarize_draws({k: v for k, v in samples.items() if v.size}, 1),
+        "max_rhat": np.nan,
+        "min_ess_bulk": np.nan,
+        "divergences": 0,
+        "converged": bool(np.all(np.isfinite(losses)) and change < 0.01),
+        "elbo": -float(np.mean(tail)),
+    }

@@ -10,8 +10,6 @@ change the compiled code, and with it the draws.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections import OrderedDict
 from contextlib import contextmanager
 from functools import partial
@@ -19,7 +17,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental.compilation_cache import compilation_cache
 from jax.flatten_util import ravel_pytree
 from numpyro.distributions import biject_to
 from numpyro.handlers import seed, trace
@@ -36,7 +33,9 @@ from numpyro.infer.util import constrain_fn, potential_energy
 from numpyro.optim import Adam
 from tqdm.auto import tqdm
 
-__all__ = ["enable_compilation_cache", "run_nuts", "run_svi"]
+from ._jax_setup import default_compilation_cache, jit
+
+__all__ = ["run_nuts", "run_svi"]
 
 _CHUNKS = 20  # compiled calls per NUTS run, between which progress is shown
 
@@ -116,7 +115,7 @@ def _over_chains(fn, num_chains, in_axes):
         return jax.lax.map(one, tuple(args[i] for i in mapped_axes))
 
     if n_devices == 1:
-        return _jit(in_turn)
+        return jit(in_turn)
     # Each device runs its block of chains in turn: what pmap did, as one
     # jitted program, which can take compiler options.
     mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("chains",))
@@ -127,34 +126,7 @@ def _over_chains(fn, num_chains, in_axes):
     per_device = jax.shard_map(
         in_turn, mesh=mesh, in_specs=in_specs, out_specs=spec("chains"), check_vma=False
     )
-    return _jit(per_device)
-
-
-def _jit(fn):
-    """``jax.jit`` with the compiler options below, where this XLA takes them."""
-    return jax.jit(fn, compiler_options=_compiler_options())
-
-
-# XLA's CPU backend compiles each fusion of a program through its newer
-# fusion emitters by default. The samplers' programs are hundreds of small
-# fusions, which the older emitters compile in about 60% of the time (one
-# Hill curve on 156 x 8: 5.1 s to 3.0 s for the NUTS iterations, 3.2 s to
-# 1.6 s for the initialisation) into code that samples as fast.
-_FAST_COMPILE = {"xla_cpu_use_fusion_emitters": False}
-_compiler_options_checked = None
-
-
-def _compiler_options():
-    """``_FAST_COMPILE`` if this jaxlib knows the options, else no options."""
-    global _compiler_options_checked
-    if _compiler_options_checked is None:
-        try:
-            jax.jit(jnp.negative, compiler_options=_FAST_COMPILE).lower(0.0).compile()
-        except Exception:  # an older or newer XLA without these options
-            _compiler_options_checked = {}
-        else:
-            _compiler_options_checked = dict(_FAST_COMPILE)
-    return _compiler_options_checked or None
+    return jit(per_device)
 
 
 def _devices_for(num_chains):
@@ -287,7 +259,7 @@ def run_nuts(
             _over_chains(finish, num_chains, (0,) + (None,) * len(model_args)),
         )
 
-    _default_compilation_cache()
+    default_compilation_cache()
     init, advance, finish = _RUNNERS.get(
         None if cache_key is None else ("nuts", cache_key, settings), build
     )
@@ -470,10 +442,10 @@ def run_svi(
                 )(draw_key, *args[:-1], None)
                 return {**latents, **derived}, losses
 
-            return _jit(run)
+            return jit(run)
 
         settings = (num_steps, num_samples, guide, learning_rate, tuple(return_sites))
-        _default_compilation_cache()
+        default_compilation_cache()
         runner = _RUNNERS.get(
             None if cache_key is None or progress else ("svi", cache_key, settings), build
         )
@@ -484,145 +456,3 @@ def run_svi(
         if report is not None:
             report(num_steps)
     return {k: np.asarray(v) for k, v in draws.items()}, np.asarray(losses)
-
-
-# Set HILLMIX_COMPILATION_CACHE to a directory for hillmix's default cache,
-# or to "0" to leave JAX's persistent cache alone.
-_CACHE_ENVIRONMENT = "HILLMIX_COMPILATION_CACHE"
-_DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "hillmix", "jax")
-_DEFAULT_CACHE_BYTES = 2**30
-_LOCK_SECONDS = 10
-_default_cache_checked = False
-
-
-def enable_compilation_cache(path=None) -> str:
-    """Keep every compiled JAX program on disk, so refits skip compiling.
-
-    A sampler for a given model configuration and data shape compiles once
-    (5 to 10 seconds for HillMixtureMMM's NUTS); with the cache, later fits
-    in any process load it. Fits already use a cache by default (see
-    Notes); this function caches every program, however quick to compile,
-    in ``path``. It sets JAX's global ``jax_compilation_cache_dir`` and takes
-    effect even after JAX has compiled something in this process.
-
-    Parameters
-    ----------
-    path : str or path-like, default=None
-        Cache directory; ``~/.cache/hillmix/jax`` when None.
-
-    Returns
-    -------
-    path : str
-        The directory used.
-
-    Notes
-    -----
-    Unless JAX's cache directory is already set, the first fit in a process
-    turns JAX's cache on at ``~/.cache/hillmix/jax`` (or at the directory in
-    the environment variable ``HILLMIX_COMPILATION_CACHE``), as PyMC keeps
-    its compiled C code under ``~/.pytensor``. The setting is JAX's and
-    global: from then on every program of the process that takes a second
-    or more to compile is kept there (hillmix's samplers among them), up to
-    1 GiB, the least recently used leaving first, under a file lock so that
-    parallel fits share it safely; this function bounds it the same way.
-    Entries written without a bound (by JAX's own unbounded setting, for
-    instance) lack the access time eviction reads; they get their
-    modification time as one. Set ``HILLMIX_COMPILATION_CACHE=0`` to
-    opt out, for instance if JAX reports errors loading cache entries on
-    your machine. The cache changes no draw: a loaded program is the
-    compiled program.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from hillmix import enable_compilation_cache
-    >>> enable_compilation_cache(tempfile.mkdtemp()) != ""
-    True
-    """
-    path = _cache_path(path)
-    os.makedirs(path, exist_ok=True)
-    _use_cache_dir(path)
-    _bound_cache(path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return path
-
-
-def _cache_path(path) -> str:
-    return os.path.expanduser(os.fspath(path) if path is not None else _DEFAULT_CACHE_DIR)
-
-
-def _bound_cache(path: str):
-    """Bound JAX's cache at 1 GiB, unless bounded already, over every entry of ``path``.
-
-    A bounded cache evicts the least recently used entries and locks the
-    directory, so parallel fits never read half a file. Its eviction reads
-    an access time beside every entry, which an unbounded writer (JAX's own
-    setting, an older hillmix) does not leave: over such an entry every
-    write would fail with a warning and keep nothing. Those entries get
-    their modification time as access time first.
-    """
-    if not importlib.util.find_spec("filelock"):
-        return  # JAX bounds a cache only under a file lock
-    try:
-        _time_entries(path)
-    except OSError:  # read-only, or the lock held for long: leave the setting
-        return
-    if jax.config.jax_compilation_cache_max_size == -1:
-        jax.config.update("jax_compilation_cache_max_size", _DEFAULT_CACHE_BYTES)
-
-
-def _time_entries(path: str):
-    """Give every cache entry in ``path`` the access-time file JAX's eviction reads.
-
-    JAX writes an entry's ``-cache`` file and then its ``-atime`` file (8
-    bytes, little-endian nanoseconds), both under ``.lockfile``; holding that
-    lock, an entry without one was written unbounded, not half-written.
-    """
-    import filelock
-
-    with filelock.FileLock(os.path.join(path, ".lockfile"), timeout=_LOCK_SECONDS):
-        names = set(os.listdir(path))
-        for name in names:
-            key = name.removesuffix("-cache")
-            if key != name and key + "-atime" not in names:
-                stamp = os.stat(os.path.join(path, name)).st_mtime_ns
-                with open(os.path.join(path, key + "-atime"), "wb") as fh:
-                    fh.write(stamp.to_bytes(8, "little"))
-
-
-def _use_cache_dir(path: str):
-    jax.config.update("jax_compilation_cache_dir", path)
-    # JAX decides whether to use its cache at the first compile of a process
-    # and keeps that answer: ask it again.
-    compilation_cache.reset_cache()
-
-
-def _default_compilation_cache():
-    """Turn the persistent cache on for the samplers, once, unless told otherwise.
-
-    Nothing happens when JAX's cache directory is already set (by the user
-    or :func:`enable_compilation_cache`), when ``HILLMIX_COMPILATION_CACHE``
-    is ``"0"``, or when the directory cannot be resolved, created or
-    written to.
-    """
-    global _default_cache_checked
-    if _default_cache_checked:
-        return
-    _default_cache_checked = True
-    setting = os.environ.get(_CACHE_ENVIRONMENT, "")
-    if setting.strip().lower() in {"0", "off", "false", "no"}:
-        return
-    if jax.config.jax_compilation_cache_dir is not None:
-        return
-    path = _cache_path(setting or None)
-    if not os.path.isabs(path):
-        return  # no home directory to expand "~" in, and no directory given
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return  # a read-only home: compile every time, as without a cache
-    if not os.access(path, os.W_OK):
-        return  # JAX would warn at every write
-    _use_cache_dir(path)
-    _bound_cache(path)

@@ -17,8 +17,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adstock import lag_stack, lag_windows
-from ._diagnostics import summarize_draws
+from ._diagnostics import ESS_MIN, RHAT_MAX, effective_k, mcmc_diagnostics, svi_diagnostics
 from ._inference import run_nuts, run_svi
+from ._jax_setup import double_precision, in_double_precision, traced
 from ._model import (
     Design,
     baseline_mean,
@@ -48,7 +49,6 @@ _PREDICTIVE_SITES = (
     "sigma",
     "nu",
 )
-_RHAT_MAX, _ESS_MIN = 1.01, 400
 # Fourier terms are measured in periods; 52.1775 weeks make a mean year.
 _WEEKS_PER_YEAR = 365.25 / 7
 
@@ -300,6 +300,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @in_double_precision
     def fit(self, X, y):
         """Sample the posterior given spend (and controls) ``X`` and target ``y``.
 
@@ -402,7 +403,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
                 target = _rerun_target(target)
                 samples, sample_stats = sample(target_accept=target)
             n_chains = self.num_chains
-            diagnostics = _mcmc_diagnostics(samples, n_chains, sample_stats["diverging"])
+            diagnostics = mcmc_diagnostics(samples, n_chains, sample_stats["diverging"])
             diagnostics["target_accept"] = target
             diagnostics["first_run_divergences"] = first_divergences
         else:
@@ -419,7 +420,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
                 cache_key=model_key,
             )
             n_chains, sample_stats = 1, None
-            diagnostics = _svi_diagnostics(samples, losses)
+            diagnostics = svi_diagnostics(samples, losses)
 
         # Set fitted attributes only now: a failed fit leaves none behind.
         self.channel_names_ = names[fitted.media_idx]
@@ -431,12 +432,12 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         self._sample_stats = sample_stats
         self.posterior_samples_ = samples
         self.diagnostics_ = diagnostics
-        self.effective_k_ = _effective_k(samples["pi"], samples["A"], self.channel_names_)
+        self.effective_k_ = effective_k(samples["pi"], samples["A"], self.channel_names_)
         if self.inference == "nuts" and not diagnostics["converged"]:
             warnings.warn(
                 "HillMixtureMMM did not pass its convergence checks: "
-                f"max R-hat {diagnostics['max_rhat']:.3f} (limit {_RHAT_MAX}), "
-                f"min bulk ESS {diagnostics['min_ess_bulk']:.0f} (limit {_ESS_MIN}), "
+                f"max R-hat {diagnostics['max_rhat']:.3f} (limit {RHAT_MAX}), "
+                f"min bulk ESS {diagnostics['min_ess_bulk']:.0f} (limit {ESS_MIN}), "
                 f"{diagnostics['divergences']} divergent transitions (limit 0). "
                 "Try more num_warmup/num_samples, a higher target_accept, or "
                 "fewer components; see diagnostics_['summary'].",
@@ -542,6 +543,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         return value * self._fitted.y_scale + self._fitted.y_loc
 
     # ------------------------------------------------------------ predict
+    @in_double_precision
     def predict(self, X, return_std: bool = False):
         """Posterior mean of the target, and optionally its predictive std.
 
@@ -593,6 +595,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         """
         return super().score(X, y, sample_weight=sample_weight)
 
+    @in_double_precision
     def sample_posterior_predictive(self, X, n_samples: int | None = None, random_state=None):
         """Draws from the posterior predictive distribution of the target.
 
@@ -638,6 +641,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         draws = self.sample_posterior_predictive(X)
         return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
 
+    @in_double_precision
     def contributions(self, X, coverage: float = 0.9) -> pd.DataFrame:
         """Per-channel and baseline contributions to the target, per period.
 
@@ -687,6 +691,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
             raise ValueError(f"Unknown channel {channel!r}; expected one of {names}.")
         return names.index(str(channel))
 
+    @in_double_precision
     def response_curve(self, channel, spend=None, coverage: float = 0.9) -> pd.DataFrame:
         """Steady-state response of one channel over a grid of spend.
 
@@ -753,7 +758,11 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
 
         This is the response protocol the allocators in :mod:`hillmix_opt`
         use: pure JAX operations on ``spend_plan``, so callers can ``jit``
-        and ``grad`` through it.
+        and ``grad`` through it. Called on an array it computes in double
+        precision; traced (inside ``jax.jit``, ``grad``...) it computes in
+        the precision of the trace: trace under
+        :func:`hillmix.utils.double_precision` for double precision, as
+        :class:`hillmix_opt.BudgetAllocator` does.
 
         Parameters
         ----------
@@ -769,6 +778,12 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
             Per-channel response in target units.
         """
         check_is_fitted(self)
+        if traced(spend_plan):  # in the caller's precision, as its trace is
+            return self._media_response(spend_plan, n_draws)
+        with double_precision():
+            return self._media_response(spend_plan, n_draws)
+
+    def _media_response(self, spend_plan, n_draws):
         params = self._param_draws(n_draws)
         scaled = jnp.asarray(spend_plan) / jnp.asarray(self._fitted.spend_scale)
         lags = lags_innermost(lag_windows(scaled, self.adstock_max_lag))
@@ -944,51 +959,6 @@ def _check_non_negative(media, names):
         )
 
 
-def _effective_k(pi, A, channel_names):
-    w = np.asarray(pi) * np.asarray(A)
-    w = w / w.sum(axis=-1, keepdims=True)
-    k = 1.0 / np.sum(w**2, axis=-1)
-    return pd.DataFrame(
-        {
-            "mean": k.mean(0),
-            "lower": np.quantile(k, 0.05, axis=0),
-            "upper": np.quantile(k, 0.95, axis=0),
-        },
-        index=pd.Index([str(c) for c in channel_names], name="channel"),
-    )
-
-
 def _rerun_target(target):
     """The target of ``"auto"``'s second run: half the first one's rejection rate."""
     return 1.0 - (1.0 - target) / 2.0
-
-
-def _mcmc_diagnostics(samples, n_chains, diverging):
-    summary = summarize_draws({k: v for k, v in samples.items() if v.size}, n_chains)
-    divergences = int(np.sum(diverging))
-    max_rhat = float(np.nanmax(summary["r_hat"])) if summary["r_hat"].notna().any() else np.nan
-    min_ess = float(np.nanmin(summary["ess_bulk"])) if summary["ess_bulk"].notna().any() else np.nan
-    converged = bool(
-        n_chains > 1 and max_rhat <= _RHAT_MAX and min_ess >= _ESS_MIN and divergences == 0
-    )
-    return {
-        "summary": summary,
-        "max_rhat": max_rhat,
-        "min_ess_bulk": min_ess,
-        "divergences": divergences,
-        "converged": converged,
-    }
-
-
-def _svi_diagnostics(samples, losses):
-    tail = losses[-max(len(losses) // 10, 1) :]
-    head = losses[-2 * len(tail) : -len(tail)] if len(losses) >= 2 * len(tail) else tail
-    change = abs(float(np.mean(head)) - float(np.mean(tail))) / max(abs(float(np.mean(tail))), 1.0)
-    return {
-        "summary": summarize_draws({k: v for k, v in samples.items() if v.size}, 1),
-        "max_rhat": np.nan,
-        "min_ess_bulk": np.nan,
-        "divergences": 0,
-        "converged": bool(np.all(np.isfinite(losses)) and change < 0.01),
-        "elbo": -float(np.mean(tail)),
-    }

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
+from hillmix._jax_setup import in_double_precision
 from hillmix.utils import resolve_seed
 
 from ._engine import Engine, feasible_point
@@ -221,6 +222,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
+    @in_double_precision
     def fit(self, X, y=None):
         """Learn the channels, the current allocation and the default bounds.
 
@@ -358,6 +360,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             )
         return [position[c] for c in union]
 
+    @in_double_precision
     def _build_engine(self):
         return Engine(
             models=self.models_,
@@ -382,6 +385,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             self._engine = self._build_engine()
 
     # ------------------------------------------------------------- optimise
+    @in_double_precision
     def optimize(
         self,
         total_budget: float,
@@ -538,6 +542,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         }
 
     # ------------------------------------------------------- scikit-learn API
+    @in_double_precision
     def predict(self, X) -> pd.DataFrame:
         """Optimal allocations of budgets, or of each allocation's total.
 
@@ -571,6 +576,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             np.reshape(rows, (len(rows), len(columns))), index=index, columns=columns
         )
 
+    @in_double_precision
     def transform(self, X):
         """Each model's expected response to each allocation.
 
@@ -592,6 +598,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         responses = self._engine.responses(allocations)
         return np.column_stack([r.sum(axis=-1).mean(axis=-1) for r in responses])
 
+    @in_double_precision
     def fit_transform(self, X, y=None):
         """Fit, then each model's expected response to each period's spend in ``X``.
 
@@ -645,6 +652,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         return values, index
 
     # ------------------------------------------------------ other decisions
+    @in_double_precision
     def evaluate(self, scenarios) -> pd.DataFrame:
         """Per-model and combined response, with intervals, of given allocations.
 
@@ -684,6 +692,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         frame.columns = pd.MultiIndex.from_tuples(frame.columns)
         return frame
 
+    @in_double_precision
     def find_budget(
         self,
         target_response: float,

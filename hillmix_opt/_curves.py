@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hillmix import geometric_adstock, hill_mixture
+from hillmix._jax_setup import double_precision, traced
 
 __all__ = ["HillCurveModel"]
 
@@ -174,6 +175,9 @@ class HillCurveModel(BaseEstimator):
     def media_response(self, spend_plan, n_draws: int | None = None):
         """Each channel's response per period to a spend plan (JAX-traceable).
 
+        Called on an array it computes in double precision; traced, in the
+        precision of the trace (see :meth:`hillmix.HillMixtureMMM.media_response`).
+
         Parameters
         ----------
         spend_plan : array of shape (n_periods, n_channels)
@@ -187,6 +191,12 @@ class HillCurveModel(BaseEstimator):
         response : jax.Array of shape (n_draws, n_periods, n_channels)
         """
         check_is_fitted(self)
+        if traced(spend_plan):  # in the caller's precision, as its trace is
+            return self._media_response(spend_plan, n_draws)
+        with double_precision():
+            return self._media_response(spend_plan, n_draws)
+
+    def _media_response(self, spend_plan, n_draws):
         idx = np.arange(self.n_draws_)
         if n_draws is not None:
             idx = np.linspace(0, self.n_draws_ - 1, min(n_draws, self.n_draws_)).astype(int)

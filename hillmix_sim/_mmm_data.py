@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hillmix import geometric_adstock, hill_mixture
+from hillmix._jax_setup import in_double_precision
 from hillmix.utils import check_generator
 
 __all__ = ["MMMDataGenerator", "make_mmm_data"]
@@ -109,6 +110,7 @@ class MMMDataGenerator(BaseEstimator):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @in_double_precision
     def fit(self, X=None, y=None):
         """Draw the truth, the spend (unless given) and the target.
 
@@ -166,6 +168,7 @@ class MMMDataGenerator(BaseEstimator):
         check_is_fitted(self)
         return self.X_.copy(), self.y_.copy()
 
+    @in_double_precision
     def true_response(self, channel, spend) -> np.ndarray:
         """True steady-state response of a channel per period of constant spend.
 

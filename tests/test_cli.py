@@ -38,9 +38,12 @@ def test_cli_entry_points():
     args = build_parser().parse_args(["demo", "--periods", "80"])
     assert args.command == "demo" and args.periods == 80 and callable(main)
     done = subprocess.run(
-        [sys.executable, "-m", "hillmix", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "hillmix_cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "demo" in done.stdout
+    # The base package does not import the command line; it names it.
+    pointer = subprocess.run([sys.executable, "-m", "hillmix"], capture_output=True, text=True)
+    assert pointer.returncode == 2 and "python -m hillmix_cli" in pointer.stderr
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 
 from hillmix import ConvergenceWarning, HillMixtureMMM
 from hillmix._mmm import _slope_at_zero
+from hillmix.utils import double_precision
 from hillmix_sim import make_mmm_data
 
 
@@ -90,7 +91,8 @@ def test_response_curve_and_marginal_roi(fitted, data):
     n = fitted.posterior_samples_["n"][:, 0]
     first = fitted.response_curve("channel_0", spend=[0.0, 1.0])["marginal_roi"].iloc[0]
     assert first == (np.inf if np.any(n < 1) else 0.0)
-    params = {k: np.asarray(v) for k, v in fitted._param_draws().items()}
+    with double_precision():  # as the estimator's methods run
+        params = {k: np.asarray(v) for k, v in fitted._param_draws().items()}
     single = {k: params[k][:, 0] for k in ("A", "n", "kappa", "pi")}
     single["n"] = np.where(np.arange(single["n"].shape[1]) == 0, 1.0, 2.0) + 0 * single["n"]
     expected = single["pi"][:, 0] * single["A"][:, 0] / single["kappa"][:, 0]
@@ -323,16 +325,16 @@ _CACHE_PROBE = """
 import json, os, sys
 import jax, jax.numpy as jnp
 jnp.ones(3).sum()  # JAX has compiled before hillmix looks at its cache
-from hillmix import _inference
+from hillmix import _jax_setup
 seen, sizes = [], []
 for setting in json.loads(sys.argv[1]):
-    _inference._default_cache_checked = False
+    _jax_setup._default_cache_checked = False
     jax.config.update("jax_compilation_cache_dir", None)
     jax.config.update("jax_compilation_cache_max_size", -1)
     os.environ.pop("HILLMIX_COMPILATION_CACHE", None)
     if setting is not None:
         os.environ["HILLMIX_COMPILATION_CACHE"] = setting
-    _inference._default_compilation_cache()
+    _jax_setup.default_compilation_cache()
     seen.append(jax.config.jax_compilation_cache_dir)
     sizes.append(jax.config.jax_compilation_cache_max_size)
 print(json.dumps([seen, sizes]))
@@ -376,9 +378,9 @@ _UNTIMED_PROBE = """
 import os, sys, warnings
 import jax, jax.numpy as jnp
 import hillmix
-from hillmix import _inference
+from hillmix import _jax_setup
 os.environ["HILLMIX_COMPILATION_CACHE"] = sys.argv[2]
-_inference._default_compilation_cache()  # as at the first fit: bounded
+_jax_setup.default_compilation_cache()  # as at the first fit: bounded
 hillmix.enable_compilation_cache(sys.argv[1])
 with warnings.catch_warnings():
     warnings.simplefilter("error")  # JAX only warns when a write fails
@@ -412,6 +414,7 @@ def _short_nuts(model, *, draws, num_chains, **settings):
     import jax
 
     from hillmix._inference import run_nuts
+    from hillmix.utils import double_precision
 
     settings = {
         "num_warmup": draws,
@@ -420,7 +423,8 @@ def _short_nuts(model, *, draws, num_chains, **settings):
         "dense_mass": False,
         **settings,
     }
-    return run_nuts(model, (1.0,), jax.random.PRNGKey(0), num_chains=num_chains, **settings)
+    with double_precision():  # as HillMixtureMMM runs it
+        return run_nuts(model, (1.0,), jax.random.PRNGKey(0), num_chains=num_chains, **settings)
 
 
 def _scaled_gaussian(dims):

@@ -11,6 +11,15 @@ from hypothesis.extra.numpy import arrays
 from hillmix import geometric_adstock, geometric_adstock_weights, hill, hill_mixture, lag_stack
 from hillmix._model import lags_innermost, media_contributions
 from hillmix._saturation import summed_hill_curves
+from hillmix.utils import double_precision
+
+
+@pytest.fixture(autouse=True)
+def _in_double_precision():
+    # The transforms follow JAX's precision; the estimators call them in
+    # double precision, which these tests check against NumPy's.
+    with double_precision():
+        yield
 
 spend = arrays(
     np.float64,
