@@ -82,14 +82,14 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _embedder(name: str):
-    from hillmix_sim import ActionEmbedder, HashingEmbedder, SentenceTransformerEmbedder
+    from hillmix_sim import HashingEmbedder, OpenAIEmbedder, SentenceTransformerEmbedder
 
     if name == "hashing":
         return HashingEmbedder()
     if name == "sentence-transformer":
         return SentenceTransformerEmbedder()
     fallback = "auto" if name == "auto" else None
-    return ActionEmbedder(fallback=fallback)
+    return OpenAIEmbedder(fallback=fallback)
 
 
 def _strategy(args):

@@ -1,27 +1,40 @@
 """hillmix_sim: generators and simulators with a known truth.
 
-May import :mod:`hillmix`; never imports :mod:`hillmix_opt`.
+May import :mod:`hillmix`; never imports :mod:`hillmix_opt`. One family a
+folder: media-mix data (:mod:`._mmm_data`), the retailer
+(:mod:`hillmix_sim.retail`) and the targeting company
+(:mod:`hillmix_sim.targeting`); every public name is re-exported here.
 """
 
-from ._actions import ActionBank, LLMActionGenerator, TemplateActionGenerator, make_action_bank
-from ._company import (
+from ._mmm_data import MMMDataGenerator, make_mmm_data
+from .retail import TRANSACTION_COLUMNS, RetailData, RetailSimulator, make_retail_data
+from .targeting import (
+    USER_FEATURES,
     USER_SCORE_COLUMNS,
+    ActionBank,
     ActionBankAlgorithm,
+    ActionEmbedder,
     CompanySimulator,
+    Embedder,
+    FallbackWarning,
+    GMMPreference,
+    HashingEmbedder,
+    LinearPreference,
+    LLMActionGenerator,
+    MixtureOfExpertsPreference,
+    OpenAIEmbedder,
+    OpenAIUnavailableError,
+    SentenceTransformerEmbedder,
     SimulationData,
     SimulationResults,
-)
-from ._embedding import ActionEmbedder, HashingEmbedder, SentenceTransformerEmbedder
-from ._exceptions import FallbackWarning, OpenAIUnavailableError
-from ._mmm_data import MMMDataGenerator, make_mmm_data
-from ._preferences import (
-    GMMPreference,
-    LinearPreference,
-    MixtureOfExpertsPreference,
+    TargetingStrategy,
+    TemplateActionGenerator,
+    TextGenerator,
+    UserGenerator,
+    make_action_bank,
     make_ground_truth,
+    user_matrix,
 )
-from ._retail import TRANSACTION_COLUMNS, RetailData, RetailSimulator, make_retail_data
-from ._users import USER_FEATURES, UserGenerator, user_matrix
 
 __all__ = [
     "TRANSACTION_COLUMNS",
@@ -31,6 +44,7 @@ __all__ = [
     "ActionBankAlgorithm",
     "ActionEmbedder",
     "CompanySimulator",
+    "Embedder",
     "FallbackWarning",
     "GMMPreference",
     "HashingEmbedder",
@@ -38,13 +52,16 @@ __all__ = [
     "LinearPreference",
     "MMMDataGenerator",
     "MixtureOfExpertsPreference",
+    "OpenAIEmbedder",
     "OpenAIUnavailableError",
     "RetailData",
     "RetailSimulator",
     "SentenceTransformerEmbedder",
     "SimulationData",
     "SimulationResults",
+    "TargetingStrategy",
     "TemplateActionGenerator",
+    "TextGenerator",
     "UserGenerator",
     "make_action_bank",
     "make_ground_truth",

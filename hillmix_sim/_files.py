@@ -1,14 +1,27 @@
-"""Files that appear whole or not at all."""
+"""Files and directories that appear whole or not at all.
+
+Every file the simulators write goes through here: a file is written under
+a hidden temporary name beside its target and renamed into place (an atomic
+``os.replace``), and a directory of results is built beside its target and
+renamed into place, so a reader, or a run resumed after a crash, never sees
+half of either. JSON is written one way everywhere: indented, NumPy numbers
+and arrays as plain JSON.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_file"]
+import numpy as np
+
+__all__ = ["atomic_directory", "atomic_file", "fresh_directory", "json_default", "write_json"]
 
 
 @contextlib.contextmanager
@@ -19,6 +32,16 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     directory (created if missing), so the rename is atomic and a reader,
     or a run resumed after a crash, never sees half a file; on any error
     the temporary file is removed and ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write.
+
+    Yields
+    ------
+    tmp : Path
+        Where to write it.
 
     Examples
     --------
@@ -39,3 +62,118 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def json_default(obj):
+    """JSON for what :mod:`json` does not know: NumPy scalars and arrays, else ``repr``."""
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return repr(obj)
+
+
+def write_json(obj, path: str | os.PathLike, *, sort_keys: bool = True) -> None:
+    """Write ``obj`` as JSON, atomically and flushed to disk.
+
+    Parameters
+    ----------
+    obj : object
+        Anything :func:`json.dump` writes, NumPy numbers and arrays
+        included (see :func:`json_default`).
+    path : str or path-like
+    sort_keys : bool, default=True
+        Sort the keys of every object; ``False`` keeps their order (records
+        whose keys are a table's columns, in order).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> from hillmix_sim._files import write_json
+    >>> target = Path(tempfile.mkdtemp()) / "out.json"
+    >>> write_json({"b": np.int64(2), "a": np.arange(2)}, target)
+    >>> json.loads(target.read_text())
+    {'a': [0, 1], 'b': 2}
+    """
+    with atomic_file(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=sort_keys, default=json_default)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def fresh_directory(path: str | os.PathLike, name: str = "path") -> tuple[Path, Path]:
+    """Check that ``path`` can become a new directory; a temporary one beside it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Absent, or an empty directory.
+    name : str, default="path"
+        What to call ``path`` in errors (the parameter's name).
+
+    Returns
+    -------
+    target, tmp : Path
+        ``path``, and a new hidden directory in its parent that the caller
+        renames into place or removes.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` exists and is not an empty directory, or its parent
+        is not writable.
+    """
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ValueError(f"{name} {str(target)!r} exists and is not empty; choose a new one.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(target.parent, os.W_OK):
+        raise ValueError(f"{name} {str(target)!r}: its parent is not writable.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    return target, tmp
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, name: str = "path") -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``path`` only if the block succeeds.
+
+    The directory is written beside its target and renamed into place, so
+    an interrupted write leaves nothing that looks complete.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Absent, or an empty directory.
+    name : str, default="path"
+        What to call ``path`` in errors.
+
+    Yields
+    ------
+    tmp : Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from hillmix_sim._files import atomic_directory
+    >>> target = Path(tempfile.mkdtemp()) / "results"
+    >>> with atomic_directory(target) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("a")
+    >>> sorted(p.name for p in target.iterdir())
+    ['a.txt']
+    """
+    target, tmp = fresh_directory(path, name)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

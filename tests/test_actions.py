@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import hillmix_sim._openai as openai_module
+import hillmix_sim.targeting._openai as openai_module
 from hillmix_sim import (
     ActionBank,
     FallbackWarning,
@@ -21,7 +21,7 @@ from hillmix_sim import (
     TemplateActionGenerator,
     make_action_bank,
 )
-from hillmix_sim._actions import _parse_texts
+from hillmix_sim.targeting._llm import _parse_texts
 
 
 def _bank(ids=(0, 1, 2), dim=4, seed=0):

@@ -142,7 +142,7 @@ def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
 def test_targeting_choices_match_the_registries():
     from hillmix_cli._targeting import GROUND_TRUTHS, STRATEGIES
     from hillmix_opt import STRATEGIES as registered_strategies
-    from hillmix_sim._preferences import GROUND_TRUTHS as registered_truths
+    from hillmix_sim.targeting._preferences import GROUND_TRUTHS as registered_truths
 
     assert set(STRATEGIES) == set(registered_strategies)
     assert set(GROUND_TRUTHS) == set(registered_truths)

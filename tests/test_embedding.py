@@ -9,12 +9,12 @@ import openai
 import pytest
 from _openai_server import fake_embedding
 
-import hillmix_sim._embedding as embedding_module
-import hillmix_sim._openai as openai_module
+import hillmix_sim.targeting._embedding as embedding_module
+import hillmix_sim.targeting._openai as openai_module
 from hillmix_sim import (
-    ActionEmbedder,
     FallbackWarning,
     HashingEmbedder,
+    OpenAIEmbedder,
     OpenAIUnavailableError,
     SentenceTransformerEmbedder,
 )
@@ -27,7 +27,7 @@ TEXTS = [
 
 
 def _embedder(server, **kwargs):
-    """An ActionEmbedder on the test server with fast, test-sized retries."""
+    """An OpenAIEmbedder on the test server with fast, test-sized retries."""
     params = {
         "api_key": "test",
         "base_url": server.base_url,
@@ -37,7 +37,7 @@ def _embedder(server, **kwargs):
         "fallback": "hashing",
     }
     params.update(kwargs)
-    return ActionEmbedder(**params)
+    return OpenAIEmbedder(**params)
 
 
 def _expected(texts, dim=8):
@@ -80,7 +80,7 @@ def test_hashing_shape_norm_and_similarity():
     ],
 )
 def test_bad_texts(texts, error, match):
-    for embedder in (HashingEmbedder(), ActionEmbedder(api_key="", fallback="hashing")):
+    for embedder in (HashingEmbedder(), OpenAIEmbedder(api_key="", fallback="hashing")):
         with pytest.raises(error, match=match):
             embedder.embed(texts)
 
@@ -89,9 +89,9 @@ def test_bad_parameters():
     with pytest.raises(ValueError, match="n_features"):
         HashingEmbedder(n_features=0).embed(TEXTS)
     with pytest.raises(ValueError, match="fallback"):
-        ActionEmbedder(fallback="nearest").embed(TEXTS)
+        OpenAIEmbedder(fallback="nearest").embed(TEXTS)
     with pytest.raises(ValueError, match="batch_size"):
-        ActionEmbedder(batch_size=0).embed(TEXTS)
+        OpenAIEmbedder(batch_size=0).embed(TEXTS)
 
 
 # -- sentence-transformer -------------------------------------------------------
@@ -256,7 +256,7 @@ def test_cache_of_another_length_is_an_error(openai_server, tmp_path):
 def test_no_key_falls_back_without_requests(openai_server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setattr(embedding_module, "sentence_transformer_available", lambda: False)
-    embedder = ActionEmbedder(base_url=openai_server.base_url)  # fallback="auto"
+    embedder = OpenAIEmbedder(base_url=openai_server.base_url)  # fallback="auto"
     with pytest.warns(FallbackWarning, match="no OpenAI API key") as record:
         emb = embedder.embed(TEXTS)
     assert len(record) == 1
@@ -265,13 +265,13 @@ def test_no_key_falls_back_without_requests(openai_server, monkeypatch):
     assert openai_server.count() == 0
 
     with pytest.raises(OpenAIUnavailableError, match="no OpenAI API key"):
-        ActionEmbedder(base_url=openai_server.base_url, fallback=None).embed(TEXTS)
+        OpenAIEmbedder(base_url=openai_server.base_url, fallback=None).embed(TEXTS)
 
 
 def test_key_and_address_from_the_environment(openai_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
-    embedder = ActionEmbedder(fallback=None, timeout=2.0)
+    embedder = OpenAIEmbedder(fallback=None, timeout=2.0)
     np.testing.assert_allclose(embedder.embed(TEXTS), _expected(TEXTS))
     assert openai_server.count() == 1
 
@@ -293,3 +293,11 @@ def test_base64_answers_are_decoded():
     }
     parsed = embedding_module._parse_embeddings(json.dumps(body), 2)
     np.testing.assert_array_equal(np.stack(parsed), vectors)
+
+
+def test_the_old_name_of_the_openai_embedder_still_works_and_warns():
+    from hillmix_sim import ActionEmbedder
+
+    with pytest.warns(FutureWarning, match="OpenAIEmbedder"):
+        embedder = ActionEmbedder(api_key="", fallback="hashing", dimensions=8)
+    assert isinstance(embedder, OpenAIEmbedder)

@@ -19,10 +19,10 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
+from hillmix._random import entity_bases, stream_key, uniform_pair, uniforms
 from hillmix_cli import main
 from hillmix_sim import TRANSACTION_COLUMNS, RetailSimulator, make_retail_data
-from hillmix_sim._counter_rng import entity_bases, stream_key, uniform_pair, uniforms
-from hillmix_sim._retail_traits import check_trait, sample_trait
+from hillmix_sim.retail._traits import check_trait, sample_trait
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"n_products": 120, "n_categories": 12, "n_stores": 4, "random_state": 0}
@@ -319,12 +319,12 @@ def test_resume_refuses_other_settings(tmp_path):
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if any household is simulated."""
-    import hillmix_sim._retail as retail
+    import hillmix_sim.retail._simulator as retail
 
     def refuse(*args, **kwargs):
         raise AssertionError("work started before the input was checked")
 
-    monkeypatch.setattr(retail, "_simulate", refuse)
+    monkeypatch.setattr(retail, "simulate_batch", refuse)
     monkeypatch.setattr(retail, "weekly_state", refuse)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -21,49 +20,34 @@ from tqdm.auto import tqdm
 
 from hillmix import lag_stack
 from hillmix.utils import resolve_seed
+from hillmix.utils._expected_failures import NO_DATA_CHECKS
 
-from . import _retail_io as rio
-from ._retail_catalog import (
-    Catalog,
-    WeeklyState,
-    draw_catalog,
-    promotions_table,
-    weekly_state,
-)
-from ._retail_engine import (
+from .._files import write_json
+from . import _io as rio
+from ._catalog import draw_catalog, promotions_table, weekly_state
+from ._engine import (
     SCALAR_TRAITS,
-    Households,
-    draw_households,
-    simulate_baskets,
-    simulate_trips,
-    trip_rates,
-    trip_uniforms,
+    STORE_TYPES,
+    BatchContext,
+    counterfactual_cents,
+    draw_batch,
+    simulate_batch,
     weekly_totals,
 )
-from ._retail_traits import check_trait
-from ._users import NO_DATA_CHECKS
-
-__all__ = ["TRANSACTION_COLUMNS", "RetailData", "RetailSimulator", "make_retail_data"]
-
-#: The columns of the transactions table: The Complete Journey's names where
-#: the concept is the same (``week`` as in the completejourney packages,
-#: ``day`` as in the original files), then promotion flags.
-TRANSACTION_COLUMNS = (
-    "household_id",
-    "store_id",
-    "basket_id",
-    "product_id",
-    "week",
-    "day",
-    "quantity",
-    "sales_value",
-    "retail_disc",
-    "coupon_disc",
-    "on_display",
-    "on_mailer",
+from ._io import (
+    TRANSACTION_COLUMNS,
+    RetailData,
+    concat_parts,
+    household_columns,
+    sum_totals,
+    weekly_frame,
+    write_parquet_batch,
 )
+from ._traits import check_trait
+
+__all__ = ["RetailSimulator", "make_retail_data"]
+
 _TRAIT_PARAMS = (*SCALAR_TRAITS, "media_responsiveness", "base_price", "tpr_depth")
-_STORE_TYPES = ("physical", "online")
 # scikit-learn checks that transform random X (any shape, negative values).
 _SPEND_PLAN_CHECKS = (
     "check_estimators_dtypes",
@@ -75,72 +59,9 @@ _SPEND_PLAN_CHECKS = (
     "check_transformer_general(readonly_memmap=True)",
     "check_transformer_preserve_dtypes",
 )
-# Households per Parquet row group (about 600,000 lines over a year): the
-# unit of memory of to_parquet.
-_ROW_GROUP_HOUSEHOLDS = 1000
 # Households simulated at once by generate() and transform(): bounds the
 # temporaries without changing any draw.
 _WORK_BATCH = 5000
-
-
-@dataclass
-class RetailData:
-    """The tables of a simulated retailer.
-
-    Attributes
-    ----------
-    transactions : pandas.DataFrame
-        One row per product line of a basket: :data:`TRANSACTION_COLUMNS`.
-    households : pandas.DataFrame
-        One row per household with its true traits.
-    products : pandas.DataFrame
-        ``product_id``, ``manufacturer_id``, ``department``, ``brand``,
-        ``product_category``, ``base_price``, ``quality``.
-    stores : pandas.DataFrame
-        ``store_id``, ``store_type`` (``"physical"`` or ``"online"``),
-        ``price_index``, ``traffic_share``.
-    promotions : pandas.DataFrame
-        Promoted products per store and week: ``product_id``, ``store_id``,
-        ``week``, ``on_display``, ``on_mailer``, ``tpr_depth``, ``shelf_price``.
-    weekly : pandas.DataFrame
-        One row per week: ``week``, the spend of each channel,
-        ``mailer_items`` (products in the week's mailer, a control for
-        media-mix models), revenue by store type (``revenue_physical``,
-        ``revenue_online``), ``revenue``, ``baskets``, ``shoppers``
-        (households with a trip) and ``units``.
-    """
-
-    transactions: pd.DataFrame
-    households: pd.DataFrame
-    products: pd.DataFrame
-    stores: pd.DataFrame
-    promotions: pd.DataFrame
-    weekly: pd.DataFrame
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        if name not in self.keys():
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def keys(self) -> list[str]:
-        """The table names."""
-        return [f.name for f in fields(self)]
-
-
-@dataclass(frozen=True)
-class _Context:
-    """Everything a batch of households needs; picklable, shared by all batches."""
-
-    seed: int
-    catalog: Catalog
-    state: WeeklyState
-    spend: np.ndarray
-    adstock: np.ndarray
-    channels: tuple
-    specs: dict
-    media: dict
-    promo_visit_effect: float
-    promo_quantity_lift: float
 
 
 _SETTINGS = (
@@ -505,7 +426,7 @@ class RetailSimulator(BaseEstimator):
         ):
             raise ValueError(f"channels must be distinct non-empty strings, got {channels!r}.")
         reserved = {"week", "mailer_items", "revenue", "baskets", "shoppers", "units"}
-        reserved |= {f"revenue_{t}" for t in _STORE_TYPES}
+        reserved |= {f"revenue_{t}" for t in STORE_TYPES}
         clash = reserved.intersection(channels)
         if clash:
             raise ValueError(f"channel names {sorted(clash)} clash with weekly table columns.")
@@ -603,7 +524,7 @@ class RetailSimulator(BaseEstimator):
         weights /= weights.sum(axis=0)
         return np.einsum("ltc,lc->tc", lag_stack(spend, self.settings_["adstock_max_lag"]), weights)
 
-    def _context(self, spend: pd.DataFrame) -> _Context:
+    def _context(self, spend: pd.DataFrame) -> BatchContext:
         n_weeks = len(spend)
         values = spend.to_numpy(dtype=np.float64)
         state = weekly_state(
@@ -618,7 +539,7 @@ class RetailSimulator(BaseEstimator):
             seasonality=self.settings_["seasonality"],
         )
         segments = self.segments_
-        return _Context(
+        return BatchContext(
             seed=self.seed_,
             catalog=self.catalog_,
             state=state,
@@ -660,21 +581,23 @@ class RetailSimulator(BaseEstimator):
         lines, traits, totals = [], [], []
         for start in range(0, self.settings_["n_households"], _WORK_BATCH):
             stop = min(start + _WORK_BATCH, self.settings_["n_households"])
-            hh, trips, baskets = _simulate(ctx, start, stop, collect_lines=True)
+            hh, trips, baskets = simulate_batch(ctx, start, stop, collect_lines=True)
             lines.append(baskets.lines)
-            traits.append(_household_columns(hh, ctx))
+            traits.append(household_columns(hh, ctx))
             totals.append(weekly_totals(baskets, trips))
         transactions = pd.DataFrame(
-            {name: _concat([part[name] for part in lines]) for name in TRANSACTION_COLUMNS}
+            {name: concat_parts([part[name] for part in lines]) for name in TRANSACTION_COLUMNS}
         )
-        households = pd.DataFrame({k: _concat([part[k] for part in traits]) for k in traits[0]})
+        households = pd.DataFrame(
+            {k: concat_parts([part[k] for part in traits]) for k in traits[0]}
+        )
         return RetailData(
             transactions=transactions,
             households=households,
             products=self.products_.copy(),
             stores=self.stores_.copy(),
             promotions=promotions_table(self.catalog_, ctx.state),
-            weekly=_weekly_frame(_sum_totals(totals), plan, ctx.state),
+            weekly=weekly_frame(sum_totals(totals), plan, ctx.state),
         )
 
     def transform(self, spend_plan) -> pd.DataFrame:
@@ -694,9 +617,9 @@ class RetailSimulator(BaseEstimator):
         totals = []
         for start in range(0, self.settings_["n_households"], _WORK_BATCH):
             stop = min(start + _WORK_BATCH, self.settings_["n_households"])
-            _, trips, baskets = _simulate(ctx, start, stop, collect_lines=False)
+            _, trips, baskets = simulate_batch(ctx, start, stop, collect_lines=False)
             totals.append(weekly_totals(baskets, trips))
-        return _weekly_frame(_sum_totals(totals), plan, ctx.state)
+        return weekly_frame(sum_totals(totals), plan, ctx.state)
 
     def household_traits(self, household_ids=None) -> pd.DataFrame:
         """The true traits of households, by id.
@@ -719,7 +642,7 @@ class RetailSimulator(BaseEstimator):
             if np.any((ids < 1) | (ids > self.settings_["n_households"])):
                 raise ValueError(f"household ids must be in 1 .. {self.settings_['n_households']}.")
         ctx = self._context(self.default_spend(1))
-        return pd.DataFrame(_household_columns(_draw(ctx, ids), ctx))
+        return pd.DataFrame(household_columns(draw_batch(ctx, ids), ctx))
 
     def true_response(self, channel, spend_grid, *, n_weeks: int = 52, spend=None) -> pd.DataFrame:
         """Counterfactual weekly revenue as one channel's spend varies.
@@ -765,16 +688,16 @@ class RetailSimulator(BaseEstimator):
         levels[:, c] = points
         constant = pd.DataFrame(np.zeros((n_weeks, len(self.channel_names_))), columns=plan.columns)
         ctx = self._context(constant)
-        revenue = np.zeros((points.size, len(_STORE_TYPES)))
+        revenue = np.zeros((points.size, len(STORE_TYPES)))
         for start in range(0, self.settings_["n_households"], _WORK_BATCH):
             stop = min(start + _WORK_BATCH, self.settings_["n_households"])
-            revenue += _counterfactual_cents(ctx, start, stop, levels)
+            revenue += counterfactual_cents(ctx, start, stop, levels)
         revenue /= 100.0 * n_weeks
         frame = pd.DataFrame({"spend": grid})
-        for j, store_type in enumerate(_STORE_TYPES):
+        for j, store_type in enumerate(STORE_TYPES):
             frame[f"revenue_{store_type}"] = revenue[1:, j]
         frame["revenue"] = revenue[1:].sum(axis=1)
-        for j, store_type in enumerate(_STORE_TYPES):
+        for j, store_type in enumerate(STORE_TYPES):
             frame[f"contribution_{store_type}"] = revenue[1:, j] - revenue[0, j]
         frame["contribution"] = revenue[1:].sum(axis=1) - revenue[0].sum()
         return frame
@@ -856,7 +779,7 @@ class RetailSimulator(BaseEstimator):
         for i in pending:
             rio.clear_batch(root, i)
         tasks = (
-            delayed(_write_parquet_batch)(
+            delayed(write_parquet_batch)(
                 ctx, root, i, starts[i], min(starts[i] + batch_size, self.settings_["n_households"])
             )
             for i in pending
@@ -871,11 +794,11 @@ class RetailSimulator(BaseEstimator):
         totals = [
             {name: part.column(name).to_numpy() for name in part.column_names} for part in parts
         ]
-        weekly = _weekly_frame(_sum_totals(totals), plan, ctx.state)
+        weekly = weekly_frame(sum_totals(totals), plan, ctx.state)
         rio.write_table_atomic(
             pa.Table.from_pandas(weekly, preserve_index=False), root / "weekly.parquet"
         )
-        rio.write_json_atomic({"complete": True}, root / rio.SUCCESS)
+        write_json({"complete": True}, root / rio.SUCCESS)
         return root
 
     def _fingerprint(self) -> str:
@@ -983,116 +906,3 @@ def _positive_vector(name, value, allow_zero=False) -> np.ndarray:
             f"{name} must be a non-empty tuple of finite numbers {sign}, got {value!r}."
         )
     return values
-
-
-def _draw(ctx: _Context, ids: np.ndarray) -> Households:
-    return draw_households(ctx.seed, ids, ctx.specs, ctx.catalog, **ctx.media)
-
-
-def _simulate(ctx: _Context, start: int, stop: int, collect_lines: bool):
-    hh = _draw(ctx, np.arange(start + 1, stop + 1, dtype=np.int64))
-    rate = trip_rates(hh, ctx.state, ctx.adstock, ctx.promo_visit_effect)
-    trips = simulate_trips(trip_uniforms(ctx.seed, hh, ctx.state.n_weeks), rate)
-    baskets = simulate_baskets(
-        ctx.seed,
-        hh,
-        trips,
-        ctx.catalog,
-        ctx.state,
-        promo_quantity_lift=ctx.promo_quantity_lift,
-        collect_lines=collect_lines,
-    )
-    return hh, trips, baskets
-
-
-def _counterfactual_cents(ctx: _Context, start, stop, levels) -> np.ndarray:
-    """Total cents by store type at each constant spend level, common random numbers."""
-    hh = _draw(ctx, np.arange(start + 1, stop + 1, dtype=np.int64))
-    n_weeks = ctx.state.n_weeks
-    u = trip_uniforms(ctx.seed, hh, n_weeks)
-    trips = []
-    for level in levels:
-        adstock = np.broadcast_to(level, (n_weeks, level.size))
-        trips.append(simulate_trips(u, trip_rates(hh, ctx.state, adstock, ctx.promo_visit_effect)))
-    most = np.max(trips, axis=0)
-    baskets = simulate_baskets(
-        ctx.seed,
-        hh,
-        most,
-        ctx.catalog,
-        ctx.state,
-        promo_quantity_lift=ctx.promo_quantity_lift,
-        collect_lines=False,
-    )
-    out = np.zeros((len(levels), len(_STORE_TYPES)))
-    for g, count in enumerate(trips):
-        # A basket happens at this spend level if its trip number is below
-        # the week's trip count there.
-        kept = baskets.trip < count[baskets.household, baskets.week]
-        for j, online in enumerate((False, True)):
-            out[g, j] = baskets.cents[kept & (baskets.online == online)].sum()
-    return out
-
-
-def _household_columns(hh: Households, ctx: _Context) -> dict:
-    columns = {
-        "household_id": hh.ids,
-        "home_store_id": ctx.catalog.store_ids[hh.home_store],
-        "media_segment": hh.segment.astype(np.int64),
-    }
-    columns.update(hh.traits)
-    for c, name in enumerate(ctx.channels):
-        columns[f"media_responsiveness_{name}"] = hh.media_responsiveness[:, c]
-        columns[f"half_saturation_{name}"] = hh.half_saturation[:, c]
-        columns[f"hill_exponent_{name}"] = hh.hill_exponent[:, c]
-    return columns
-
-
-def _concat(parts):
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _sum_totals(totals: list[dict]) -> dict:
-    keys = [k for k in totals[0] if k != "week"]
-    return {k: np.sum([t[k] for t in totals], axis=0).astype(np.int64) for k in keys}
-
-
-def _weekly_frame(totals: dict, plan: pd.DataFrame, state: WeeklyState) -> pd.DataFrame:
-    n_weeks = len(plan)
-    frame = pd.DataFrame({"week": np.arange(1, n_weeks + 1, dtype=np.int64)})
-    for name in plan.columns:
-        frame[name] = plan[name].to_numpy()
-    frame["mailer_items"] = state.mailer_items
-    physical, online = totals["cents_physical"], totals["cents_online"]
-    frame["revenue_physical"] = physical / 100.0
-    frame["revenue_online"] = online / 100.0
-    frame["revenue"] = (physical + online) / 100.0
-    for name in ("baskets", "shoppers", "units"):
-        frame[name] = totals[name]
-    return frame
-
-
-def _write_parquet_batch(ctx: _Context, root: Path, index: int, start: int, stop: int) -> int:
-    """Simulate one batch and write its files and marker; runs in a worker.
-
-    Households go through in row groups, so a worker holds one row group's
-    transactions, whatever the batch size.
-    """
-    households, totals = [], []
-
-    def row_groups():
-        for first in range(start, stop, _ROW_GROUP_HOUSEHOLDS):
-            last = min(first + _ROW_GROUP_HOUSEHOLDS, stop)
-            hh, trips, baskets = _simulate(ctx, first, last, collect_lines=True)
-            households.append(_household_columns(hh, ctx))
-            totals.append(weekly_totals(baskets, trips))
-            yield pa.table({name: baskets.lines[name] for name in TRANSACTION_COLUMNS})
-
-    def rest():
-        weekly = _sum_totals(totals)
-        weekly["week"] = np.arange(1, ctx.state.n_weeks + 1, dtype=np.int64)
-        columns = {k: _concat([part[k] for part in households]) for k in households[0]}
-        return {"households": pa.table(columns), "_weekly": pa.table(weekly)}
-
-    rio.write_batch(root, index, row_groups(), rest)
-    return index

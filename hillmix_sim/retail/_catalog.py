@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ._counter_rng import entity_bases, stream_key, uniform_pair, uniforms
-from ._retail_traits import TraitSpec, sample_trait
+from hillmix._random import entity_bases, stream_key, uniform_pair, uniforms
+
+from ._traits import TraitSpec, sample_trait
 
 # Shelf prices are int32 cents.
 _MAX_CENTS = float(np.iinfo(np.int32).max)

@@ -1,7 +1,7 @@
 """The weekly simulation of households: pure NumPy functions of arrays.
 
 Every draw comes from the counter-based generator with the household's own
-stream (:mod:`hillmix_sim._counter_rng`), addressed by week, trip, line and
+stream (:mod:`hillmix._random`), addressed by week, trip, line and
 purpose, so nothing here depends on which households share a batch. Money
 is counted in integer cents, so totals are exact and do not depend on the
 order of addition either.
@@ -24,19 +24,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ._counter_rng import entity_bases, stream_key, uniform_pair, uniforms
-from ._retail_catalog import Catalog, WeeklyState
-from ._retail_traits import TraitSpec, sample_trait
+from hillmix._random import entity_bases, stream_key, uniform_pair, uniforms
+
+from ._catalog import Catalog, WeeklyState
+from ._traits import TraitSpec, sample_trait
 
 __all__ = [
     "MAX_LINES",
     "MAX_TRIPS",
     "SCALAR_TRAITS",
+    "STORE_TYPES",
     "Baskets",
+    "BatchContext",
     "Households",
+    "counterfactual_cents",
+    "draw_batch",
     "draw_households",
     "hill_lift",
     "simulate_baskets",
+    "simulate_batch",
     "simulate_trips",
     "trip_rates",
     "trip_uniforms",
@@ -487,3 +493,88 @@ def weekly_totals(baskets: Baskets, trips: np.ndarray) -> dict[str, np.ndarray]:
         "units": total(baskets.units),
         "shoppers": (trips > 0).sum(axis=0).astype(np.int64),
     }
+
+
+#: Kinds of store, in the order of the revenue columns.
+STORE_TYPES = ("physical", "online")
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """Everything a batch of households needs; picklable, shared by all batches.
+
+    Built once per call of the simulator (the seed, the catalog, the weeks'
+    prices and promotions, the spend and its adstock, the trait
+    distributions), then passed to every batch, in this process or in a
+    joblib worker.
+    """
+
+    seed: int
+    catalog: Catalog
+    state: WeeklyState
+    spend: np.ndarray
+    adstock: np.ndarray
+    channels: tuple
+    specs: dict
+    media: dict
+    promo_visit_effect: float
+    promo_quantity_lift: float
+
+
+def draw_batch(ctx: BatchContext, ids: np.ndarray) -> Households:
+    """The households with ``ids``, each from its own stream."""
+    return draw_households(ctx.seed, ids, ctx.specs, ctx.catalog, **ctx.media)
+
+
+def simulate_batch(ctx: BatchContext, start: int, stop: int, collect_lines: bool):
+    """Households ``start + 1 .. stop``: their traits, weekly trips and baskets.
+
+    Returns
+    -------
+    households : Households
+    trips : ndarray of shape (n_households, n_weeks)
+    baskets : Baskets
+        With their lines when ``collect_lines``.
+    """
+    hh = draw_batch(ctx, np.arange(start + 1, stop + 1, dtype=np.int64))
+    rate = trip_rates(hh, ctx.state, ctx.adstock, ctx.promo_visit_effect)
+    trips = simulate_trips(trip_uniforms(ctx.seed, hh, ctx.state.n_weeks), rate)
+    baskets = simulate_baskets(
+        ctx.seed,
+        hh,
+        trips,
+        ctx.catalog,
+        ctx.state,
+        promo_quantity_lift=ctx.promo_quantity_lift,
+        collect_lines=collect_lines,
+    )
+    return hh, trips, baskets
+
+
+def counterfactual_cents(ctx: BatchContext, start, stop, levels) -> np.ndarray:
+    """Total cents by store type at each constant spend level, common random numbers."""
+    hh = draw_batch(ctx, np.arange(start + 1, stop + 1, dtype=np.int64))
+    n_weeks = ctx.state.n_weeks
+    u = trip_uniforms(ctx.seed, hh, n_weeks)
+    trips = []
+    for level in levels:
+        adstock = np.broadcast_to(level, (n_weeks, level.size))
+        trips.append(simulate_trips(u, trip_rates(hh, ctx.state, adstock, ctx.promo_visit_effect)))
+    most = np.max(trips, axis=0)
+    baskets = simulate_baskets(
+        ctx.seed,
+        hh,
+        most,
+        ctx.catalog,
+        ctx.state,
+        promo_quantity_lift=ctx.promo_quantity_lift,
+        collect_lines=False,
+    )
+    out = np.zeros((len(levels), len(STORE_TYPES)))
+    for g, count in enumerate(trips):
+        # A basket happens at this spend level if its trip number is below
+        # the week's trip count there.
+        kept = baskets.trip < count[baskets.household, baskets.week]
+        for j, online in enumerate((False, True)):
+            out[g, j] = baskets.cents[kept & (baskets.online == online)].sum()
+    return out

@@ -1,4 +1,8 @@
-"""Streaming simulated households to a partitioned Parquet dataset, resumably.
+"""The retail simulator's tables: in memory, and streamed to a Parquet dataset, resumably.
+
+:class:`RetailData` holds the tables :meth:`RetailSimulator.generate` returns;
+the rest of this module streams batches of households to a partitioned
+Parquet dataset (:meth:`RetailSimulator.to_parquet`).
 
 Layout of a dataset directory::
 
@@ -27,23 +31,35 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._files import atomic_file
+from .._files import atomic_file, write_json
+from ._catalog import WeeklyState
+from ._engine import BatchContext, Households, simulate_batch, weekly_totals
 
 __all__ = [
     "MANIFEST",
+    "ROW_GROUP_HOUSEHOLDS",
     "SUCCESS",
+    "TRANSACTION_COLUMNS",
+    "RetailData",
     "batch_done",
     "check_writable",
     "clear_batch",
+    "concat_parts",
+    "household_columns",
     "open_dataset_dir",
     "read_weekly_part",
+    "sum_totals",
+    "weekly_frame",
     "write_batch",
-    "write_json_atomic",
+    "write_parquet_batch",
     "write_parts_atomic",
     "write_table_atomic",
 ]
@@ -103,14 +119,6 @@ def write_table_atomic(table: pa.Table, path: Path) -> int:
     return path.stat().st_size
 
 
-def write_json_atomic(obj, path: Path) -> None:
-    """Write JSON under a temporary name, flush it to disk, rename it into place."""
-    with atomic_file(path) as tmp, open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def open_dataset_dir(path, manifest: dict) -> Path:
     """Create the dataset directory, or check that it holds the same run.
 
@@ -143,7 +151,7 @@ def open_dataset_dir(path, manifest: dict) -> Path:
             f"{str(root)!r} is not empty and is not a retail dataset; choose a new directory."
         )
     root.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(manifest, existing)
+    write_json(manifest, existing)
     return root
 
 
@@ -228,10 +236,146 @@ def write_batch(
         sizes[table] = write_table_atomic(data, _batch_file(root, table, index))
         rows[table] = data.num_rows
     marker = {"sizes": sizes, "rows": rows}
-    write_json_atomic(marker, _marker(root, index))
+    write_json(marker, _marker(root, index))
     return marker
 
 
 def read_weekly_part(root: Path, index: int) -> pa.Table:
     """One batch's weekly sums."""
     return pq.read_table(_batch_file(root, "_weekly", index))
+
+
+#: The columns of the transactions table: The Complete Journey's names where
+#: the concept is the same (``week`` as in the completejourney packages,
+#: ``day`` as in the original files), then promotion flags.
+TRANSACTION_COLUMNS = (
+    "household_id",
+    "store_id",
+    "basket_id",
+    "product_id",
+    "week",
+    "day",
+    "quantity",
+    "sales_value",
+    "retail_disc",
+    "coupon_disc",
+    "on_display",
+    "on_mailer",
+)
+
+
+# Households per Parquet row group (about 600,000 lines over a year): the
+# unit of memory of to_parquet.
+ROW_GROUP_HOUSEHOLDS = 1000
+
+
+@dataclass
+class RetailData:
+    """The tables of a simulated retailer.
+
+    Attributes
+    ----------
+    transactions : pandas.DataFrame
+        One row per product line of a basket: :data:`TRANSACTION_COLUMNS`.
+    households : pandas.DataFrame
+        One row per household with its true traits.
+    products : pandas.DataFrame
+        ``product_id``, ``manufacturer_id``, ``department``, ``brand``,
+        ``product_category``, ``base_price``, ``quality``.
+    stores : pandas.DataFrame
+        ``store_id``, ``store_type`` (``"physical"`` or ``"online"``),
+        ``price_index``, ``traffic_share``.
+    promotions : pandas.DataFrame
+        Promoted products per store and week: ``product_id``, ``store_id``,
+        ``week``, ``on_display``, ``on_mailer``, ``tpr_depth``, ``shelf_price``.
+    weekly : pandas.DataFrame
+        One row per week: ``week``, the spend of each channel,
+        ``mailer_items`` (products in the week's mailer, a control for
+        media-mix models), revenue by store type (``revenue_physical``,
+        ``revenue_online``), ``revenue``, ``baskets``, ``shoppers``
+        (households with a trip) and ``units``.
+    """
+
+    transactions: pd.DataFrame
+    households: pd.DataFrame
+    products: pd.DataFrame
+    stores: pd.DataFrame
+    promotions: pd.DataFrame
+    weekly: pd.DataFrame
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.keys():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def keys(self) -> list[str]:
+        """The table names."""
+        return [f.name for f in fields(self)]
+
+
+def household_columns(hh: Households, ctx: BatchContext) -> dict:
+    """The households table's columns: ids, home store, segment and every true trait."""
+    columns = {
+        "household_id": hh.ids,
+        "home_store_id": ctx.catalog.store_ids[hh.home_store],
+        "media_segment": hh.segment.astype(np.int64),
+    }
+    columns.update(hh.traits)
+    for c, name in enumerate(ctx.channels):
+        columns[f"media_responsiveness_{name}"] = hh.media_responsiveness[:, c]
+        columns[f"half_saturation_{name}"] = hh.half_saturation[:, c]
+        columns[f"hill_exponent_{name}"] = hh.hill_exponent[:, c]
+    return columns
+
+
+def concat_parts(parts):
+    """One array from the parts of several batches (the part itself if only one)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def sum_totals(totals: list[dict]) -> dict:
+    """Batches' weekly sums added up, exactly (integer cents and counts)."""
+    keys = [k for k in totals[0] if k != "week"]
+    return {k: np.sum([t[k] for t in totals], axis=0).astype(np.int64) for k in keys}
+
+
+def weekly_frame(totals: dict, plan: pd.DataFrame, state: WeeklyState) -> pd.DataFrame:
+    """The weekly table: spend, mailer size, revenue by store type, baskets, shoppers, units."""
+    n_weeks = len(plan)
+    frame = pd.DataFrame({"week": np.arange(1, n_weeks + 1, dtype=np.int64)})
+    for name in plan.columns:
+        frame[name] = plan[name].to_numpy()
+    frame["mailer_items"] = state.mailer_items
+    physical, online = totals["cents_physical"], totals["cents_online"]
+    frame["revenue_physical"] = physical / 100.0
+    frame["revenue_online"] = online / 100.0
+    frame["revenue"] = (physical + online) / 100.0
+    for name in ("baskets", "shoppers", "units"):
+        frame[name] = totals[name]
+    return frame
+
+
+def write_parquet_batch(ctx: BatchContext, root: Path, index: int, start: int, stop: int) -> int:
+    """Simulate one batch and write its files and marker; runs in a worker.
+
+    Households go through in row groups, so a worker holds one row group's
+    transactions, whatever the batch size.
+    """
+    households, totals = [], []
+
+    def row_groups():
+        for first in range(start, stop, ROW_GROUP_HOUSEHOLDS):
+            last = min(first + ROW_GROUP_HOUSEHOLDS, stop)
+            hh, trips, baskets = simulate_batch(ctx, first, last, collect_lines=True)
+            households.append(household_columns(hh, ctx))
+            totals.append(weekly_totals(baskets, trips))
+            yield pa.table({name: baskets.lines[name] for name in TRANSACTION_COLUMNS})
+
+    def rest():
+        weekly = sum_totals(totals)
+        weekly["week"] = np.arange(1, ctx.state.n_weeks + 1, dtype=np.int64)
+        columns = {k: concat_parts([part[k] for part in households]) for k in households[0]}
+        return {"households": pa.table(columns), "_weekly": pa.table(weekly)}
+
+    write_batch(root, index, row_groups(), rest)
+    return index

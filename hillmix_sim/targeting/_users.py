@@ -12,8 +12,9 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from hillmix.utils import resolve_seed
+from hillmix.utils._expected_failures import NO_DATA_CHECKS
 
-__all__ = ["USER_FEATURES", "UserGenerator", "user_matrix"]
+__all__ = ["USER_FEATURES", "USER_SCORE_COLUMNS", "UserGenerator", "user_matrix"]
 
 #: The user features, in the order of every feature matrix.
 USER_FEATURES = (
@@ -26,6 +27,11 @@ USER_FEATURES = (
     "recency",
     "purchase_frequency",
 )
+
+#: Columns of the logs holding the users' normal scores (:func:`user_matrix`),
+#: the features strategies see; warm-start a strategy from a log with
+#: ``strategy.fit(log, feature_columns=USER_SCORE_COLUMNS)``.
+USER_SCORE_COLUMNS = tuple(f"z_{name}" for name in USER_FEATURES)
 
 # Correlations of the Gaussian copula, in USER_FEATURES order. Older users
 # earn more, have been customers longer and use mobile less; engaged users
@@ -58,20 +64,6 @@ _MARGINALS = {
     "recency": stats.gamma(1.2, scale=25.0),
     "purchase_frequency": stats.gamma(2.0, scale=1.2),
 }
-
-
-# scikit-learn checks that feed fit bad or odd X; they cannot apply to an
-# estimator whose fit takes no data.
-NO_DATA_CHECKS = (
-    "check_n_features_in_after_fitting",
-    "check_complex_data",
-    "check_dtype_object",
-    "check_estimators_empty_data_messages",
-    "check_estimators_nan_inf",
-    "check_estimator_sparse_tag",
-    "check_n_features_in",
-    "check_fit1d",
-)
 
 
 def _region_from_normal(z):

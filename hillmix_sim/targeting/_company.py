@@ -10,16 +10,10 @@ Strategies and algorithms are passed in: this module never imports
 
 from __future__ import annotations
 
-import contextlib
 import copy as _copy
 import json
-import os
 import shutil
-import tempfile
-from dataclasses import dataclass, field
 from numbers import Integral
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -28,284 +22,18 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from tqdm.auto import tqdm
 
 from hillmix.utils import resolve_seed
+from hillmix.utils._expected_failures import NO_DATA_CHECKS
 
-from ._actions import ActionBank, TemplateActionGenerator, make_action_bank
+from .._files import fresh_directory, json_default
+from ._action_bank import ActionBank, make_action_bank
 from ._embedding import HashingEmbedder
 from ._preferences import MixtureOfExpertsPreference, make_ground_truth
-from ._users import NO_DATA_CHECKS, USER_FEATURES, UserGenerator, user_matrix
+from ._protocols import ActionBankAlgorithm, Embedder, TargetingStrategy, TextGenerator
+from ._results import SimulationData, SimulationResults
+from ._templates import TemplateActionGenerator
+from ._users import USER_FEATURES, USER_SCORE_COLUMNS, UserGenerator, user_matrix
 
-__all__ = [
-    "USER_SCORE_COLUMNS",
-    "ActionBankAlgorithm",
-    "CompanySimulator",
-    "SimulationData",
-    "SimulationResults",
-]
-
-
-#: Columns of the logs holding the users' normal scores (:func:`user_matrix`),
-#: the features strategies see; warm-start a strategy from a log with
-#: ``strategy.fit(log, feature_columns=USER_SCORE_COLUMNS)``.
-USER_SCORE_COLUMNS = tuple(f"z_{name}" for name in USER_FEATURES)
-
-
-@runtime_checkable
-class ActionBankAlgorithm(Protocol):
-    """What :class:`CompanySimulator` asks of an action-bank algorithm.
-
-    ``propose_bank`` gets one iteration's observations and the bank they
-    were collected with, and returns the next bank of ``n_actions``
-    actions. New actions take ids from ``first_action_id`` upwards; an
-    action kept from the old bank keeps its id, so a strategy keeps what it
-    learned about it. An optional ``results_`` dict after the call is saved
-    as the iteration's ``algorithm_results.json``.
-    """
-
-    def propose_bank(
-        self,
-        observations: pd.DataFrame,
-        actions: ActionBank,
-        n_actions: int,
-        first_action_id: int,
-        random_state: int,
-    ) -> ActionBank: ...
-
-
-def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, default=_json_default))
-
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return repr(obj)
-
-
-def _write_table(frame: pd.DataFrame, path_stem: Path, fmt: str) -> None:
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        frame.to_parquet(path_stem.with_suffix(".parquet"), index=False)
-    else:
-        frame.to_csv(path_stem.with_suffix(".csv"), index=False)
-
-
-def _read_table(path_stem: Path) -> pd.DataFrame:
-    parquet = path_stem.with_suffix(".parquet")
-    return (
-        pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(path_stem.with_suffix(".csv"))
-    )
-
-
-@contextlib.contextmanager
-def _atomic_directory(path):
-    """Yield a temporary directory that becomes ``path`` only if the block succeeds.
-
-    The directory is written beside its target and renamed into place, so
-    an interrupted write leaves nothing that looks complete.
-    """
-    target, tmp = _fresh_target(path)
-    try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _fresh_target(path) -> tuple[Path, Path]:
-    target = Path(path)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ValueError(f"results_dir {str(target)!r} exists and is not empty; choose a new one.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(target.parent, os.W_OK):
-        raise ValueError(f"results_dir {str(target)!r}: its parent is not writable.")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    return target, tmp
-
-
-@dataclass
-class SimulationData:
-    """The inputs of a simulation, generated once and reused across algorithms.
-
-    Attributes
-    ----------
-    users : list of pandas.DataFrame
-        One fresh population per iteration.
-    initial_bank : ActionBank
-    config : dict
-        How the data were generated.
-    """
-
-    users: list[pd.DataFrame]
-    initial_bank: ActionBank
-    config: dict = field(default_factory=dict)
-
-    def save(self, path) -> Path:
-        """Write ``data_config.json``, the initial bank and each iteration's users.
-
-        The directory is written beside its target and renamed into place,
-        so an interrupted save leaves nothing that looks complete.
-        """
-        with _atomic_directory(path) as tmp:
-            _write_json(tmp / "data_config.json", self.config)
-            self.initial_bank.to_json(tmp / "initialization" / "action_bank" / "action_bank.json")
-            for i, users in enumerate(self.users):
-                _write_table(users, tmp / f"iteration_{i}" / "users" / "users", "parquet")
-        return Path(path)
-
-    @classmethod
-    def load(cls, path) -> SimulationData:
-        """Read a directory written by :meth:`save`."""
-        root = Path(path)
-        config_file = root / "data_config.json"
-        if not config_file.exists():
-            raise ValueError(
-                f"{str(root)!r} is not a simulation-data directory (no data_config.json)."
-            )
-        config = json.loads(config_file.read_text())
-        bank = ActionBank.from_json(root / "initialization" / "action_bank" / "action_bank.json")
-        users = [
-            _read_table(root / f"iteration_{i}" / "users" / "users")
-            for i in range(int(config["n_iterations"]))
-        ]
-        return cls(users=users, initial_bank=bank, config=config)
-
-
-@dataclass
-class SimulationResults:
-    """What a :class:`CompanySimulator` run produced.
-
-    Attributes
-    ----------
-    config : dict
-    iterations : pandas.DataFrame
-        One row per iteration: ``company_reward`` (click rate), the true
-        ``expected_reward`` of the chosen actions, the strategy's
-        ``policy_value``, ``oracle_reward`` (best action in the bank for
-        each user), ``best_single_action_reward``, ``random_reward`` and
-        ``regret`` (oracle minus expected).
-    observations : list of pandas.DataFrame
-        The logs: user features (raw, and as the normal scores strategies
-        see, :data:`USER_SCORE_COLUMNS`), ``action_id``, ``propensity``,
-        ``reward``, and the true ``click_probability`` of the chosen action.
-    banks : list of ActionBank
-        The bank each iteration targeted with.
-    new_banks : list of ActionBank or None
-    ground_truth_evaluations, algorithm_results : list of dict
-    """
-
-    config: dict
-    iterations: pd.DataFrame
-    observations: list[pd.DataFrame]
-    banks: list[ActionBank]
-    new_banks: list[ActionBank | None]
-    ground_truth_evaluations: list[dict]
-    algorithm_results: list[dict]
-
-    def save(self, path, observations_format: str = "parquet") -> Path:
-        """Write the seed's results layout, atomically.
-
-        ``simulation_config.json``, ``initialization/`` and per iteration
-        ``observations``, ``action_bank.json``, ``ground_truth_evaluation.json``,
-        ``algorithm_results.json`` and ``new_action_bank.json``, then
-        ``complete_simulation_results.json``.
-        """
-        if observations_format not in ("parquet", "csv"):
-            raise ValueError(
-                f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
-            )
-        with _atomic_directory(path) as tmp:
-            _write_json(tmp / "simulation_config.json", self.config)
-            self.banks[0].to_json(tmp / "initialization" / "action_bank.json")
-            _write_json(
-                tmp / "initialization" / "initialization_summary.json",
-                {
-                    "n_initial_actions": len(self.banks[0]),
-                    "embedding_dim": self.banks[0].embedding_dim,
-                },
-            )
-            for i, obs in enumerate(self.observations):
-                folder = tmp / f"iteration_{i}"
-                _write_table(obs, folder / "observations", observations_format)
-                self.banks[i].to_json(folder / "action_bank.json")
-                _write_json(
-                    folder / "ground_truth_evaluation.json", self.ground_truth_evaluations[i]
-                )
-                _write_json(folder / "algorithm_results.json", self.algorithm_results[i])
-                if self.new_banks[i] is not None:
-                    self.new_banks[i].to_json(folder / "new_action_bank.json")
-            summary = {
-                "config": self.config,
-                "iterations": self.iterations.to_dict(orient="records"),
-            }
-            _write_json(tmp / "complete_simulation_results.json", summary)
-        return Path(path)
-
-    @classmethod
-    def load(cls, path) -> SimulationResults:
-        """Read a results directory written by :meth:`save`."""
-        root = Path(path)
-        complete = root / "complete_simulation_results.json"
-        if not complete.exists():
-            raise ValueError(
-                f"{str(root)!r} is not a complete results directory "
-                "(no complete_simulation_results.json)."
-            )
-        summary = json.loads(complete.read_text())
-        n = len(summary["iterations"])
-        banks, new_banks, observations, evaluations, algorithm_results = [], [], [], [], []
-        for i in range(n):
-            folder = root / f"iteration_{i}"
-            banks.append(ActionBank.from_json(folder / "action_bank.json"))
-            new_file = folder / "new_action_bank.json"
-            new_banks.append(ActionBank.from_json(new_file) if new_file.exists() else None)
-            observations.append(_read_table(folder / "observations"))
-            evaluations.append(json.loads((folder / "ground_truth_evaluation.json").read_text()))
-            algorithm_results.append(json.loads((folder / "algorithm_results.json").read_text()))
-        return cls(
-            config=summary["config"],
-            iterations=pd.DataFrame(summary["iterations"]),
-            observations=observations,
-            banks=banks,
-            new_banks=new_banks,
-            ground_truth_evaluations=evaluations,
-            algorithm_results=algorithm_results,
-        )
-
-    def plot_learning_curve(self, ax=None):
-        """Company reward per iteration, against the oracle and random targeting.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-
-        Returns
-        -------
-        ax : matplotlib.axes.Axes
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.5))
-        it = self.iterations
-        x = it["iteration"].to_numpy()
-        ax.plot(x, it["oracle_reward"], "k--", label="oracle (best action per user)")
-        ax.plot(x, it["expected_reward"], "o-", label="strategy (true expected reward)")
-        ax.plot(x, it["company_reward"], "s:", alpha=0.7, label="strategy (observed click rate)")
-        ax.plot(x, it["best_single_action_reward"], "k:", label="best single action for all")
-        ax.plot(x, it["random_reward"], color="0.6", label="random targeting")
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("click rate")
-        ax.set_xticks(x)
-        ax.legend(fontsize="small")
-        return ax
+__all__ = ["CompanySimulator"]
 
 
 def _seed_of(component, seed):
@@ -330,8 +58,8 @@ class CompanySimulator(BaseEstimator):
 
     Parameters
     ----------
-    strategy : estimator
-        A targeting strategy with ``set_bank``, ``predict_proba``, ``decide``
+    strategy : TargetingStrategy
+        A targeting strategy: ``set_bank``, ``predict_proba``, ``decide``
         and ``partial_fit`` (for example :class:`hillmix_opt.LinUCBStrategy`).
         Cloned at the start of a run; it carries what it learns across
         iterations and bank changes.
@@ -344,13 +72,13 @@ class CompanySimulator(BaseEstimator):
         Proposes each next bank from the logs. Needed when
         ``action_bank_size > 0``.
     user_generator : UserGenerator, optional
-    action_generator : object with ``generate(n)``, optional
+    action_generator : TextGenerator, optional
         Writes the initial bank's texts; :class:`TemplateActionGenerator` by
         default (offline). Its ``random_state``, when None, is set from the
         simulation's.
-    embedder : object with ``embed(texts)``, optional
+    embedder : Embedder, optional
         :class:`HashingEmbedder` by default (offline and deterministic);
-        pass an :class:`ActionEmbedder` for OpenAI embeddings.
+        pass an :class:`OpenAIEmbedder` for OpenAI embeddings.
     n_iterations : int, default=4
     n_users : int, default=10000
         Users per iteration (when the run draws its own data; a run on
@@ -390,12 +118,12 @@ class CompanySimulator(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "strategy": [HasMethods(["set_bank", "predict_proba", "decide", "partial_fit"])],
+        "strategy": [TargetingStrategy],
         "ground_truth": [HasMethods(["fit", "click_probability"]), str, None],
-        "algorithm": [HasMethods(["propose_bank"]), None],
+        "algorithm": [ActionBankAlgorithm, None],
         "user_generator": [HasMethods(["fit", "generate"]), None],
-        "action_generator": [HasMethods(["generate"]), None],
-        "embedder": [HasMethods(["embed"]), None],
+        "action_generator": [TextGenerator, None],
+        "embedder": [Embedder, None],
         "n_iterations": [Interval(Integral, 1, None, closed="left")],
         "n_users": [Interval(Integral, 1, None, closed="left")],
         "n_initial_actions": [Interval(Integral, 1, None, closed="left")],
@@ -463,7 +191,7 @@ class CompanySimulator(BaseEstimator):
         """
         self._validate_params()
         if path is not None:
-            _, tmp = _fresh_target(path)
+            _, tmp = fresh_directory(path, "path")
             shutil.rmtree(tmp)
         data = self._generate_data(self._seeds(resolve_seed(self.random_state))["data"])
         if path is not None:
@@ -617,7 +345,8 @@ class CompanySimulator(BaseEstimator):
                 f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
             )
         if results_dir is not None:
-            target, tmp = _fresh_target(results_dir)  # fail early, not after the run
+            # Fail early, not after the run.
+            target, tmp = fresh_directory(results_dir, "results_dir")
             shutil.rmtree(tmp)
         self.fit(data=data)
         if results_dir is not None:
@@ -633,7 +362,7 @@ class CompanySimulator(BaseEstimator):
                 config[name] = value
             else:
                 config[name] = repr(value)
-        return json.loads(json.dumps(config, default=_json_default))
+        return json.loads(json.dumps(config, default=json_default))
 
     def _target(self, strategy, truth, users, bank, uniforms):
         strategy.set_bank(bank)

@@ -1,4 +1,4 @@
-"""The OpenAI client of the simulators: key, client and a retry loop with backoff.
+"""The OpenAI client of the simulators: key, client, a retry loop with backoff, and its errors.
 
 The ``openai`` package is optional (``pip install 'hillmix[llm]'``) and is
 imported only here, when a request is about to be made. The client is built
@@ -15,9 +15,14 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ._exceptions import OpenAIUnavailableError
-
-__all__ = ["MalformedResponseError", "call_with_retries", "make_client", "resolve_api_key"]
+__all__ = [
+    "FallbackWarning",
+    "MalformedResponseError",
+    "OpenAIUnavailableError",
+    "call_with_retries",
+    "make_client",
+    "resolve_api_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +35,25 @@ _MAX_DELAY = 60.0
 # Module-level, so tests can record the delays without patching time.sleep
 # for the whole process.
 _sleep = time.sleep
+
+
+class FallbackWarning(UserWarning):
+    """An external service could not be used and a local substitute was.
+
+    Raised once when :class:`~hillmix_sim.ActionEmbedder` or
+    :class:`~hillmix_sim.LLMActionGenerator` has no API key, no ``openai``
+    package, or has exhausted its retries, and goes on with its fallback
+    (a local embedder, the template generator). The results are valid but
+    come from a different model than the one asked for.
+    """
+
+
+class OpenAIUnavailableError(RuntimeError):
+    """The OpenAI API could not be used and no fallback was allowed.
+
+    Raised instead of :class:`FallbackWarning` when ``fallback=None``: no
+    key, no ``openai`` package, or the retries were exhausted.
+    """
 
 
 class MalformedResponseError(ValueError):
