@@ -1,18 +1,25 @@
 """hillmix_opt: decisions on top of fitted models and simulators.
 
-May import :mod:`hillmix` and :mod:`hillmix_sim`.
+May import :mod:`hillmix` and :mod:`hillmix_sim`. One family a folder:
+budget allocation (:mod:`hillmix_opt.allocation`) and targeting strategies
+(:mod:`hillmix_opt.targeting`); every public name is re-exported here.
 """
 
-from ._allocator import BudgetAllocator
-from ._curves import HillCurveModel
-from ._ensemble import BootstrapEnsembleStrategy
-from ._exceptions import ZeroWeightWarning
-from ._linucb import LinUCBStrategy
-from ._models import ModelWeight
-from ._protocol import ResponseModel
-from ._random_strategy import RandomStrategy
-from ._result import AllocationResult
-from ._strategy_factory import STRATEGIES, make_strategy
+from .allocation import (
+    AllocationResult,
+    BudgetAllocator,
+    HillCurveModel,
+    ModelWeight,
+    ResponseModel,
+    ZeroWeightWarning,
+)
+from .targeting import (
+    STRATEGIES,
+    BootstrapEnsembleStrategy,
+    LinUCBStrategy,
+    RandomStrategy,
+    make_strategy,
+)
 
 __all__ = [
     "STRATEGIES",

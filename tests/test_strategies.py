@@ -12,8 +12,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from hillmix_opt import BootstrapEnsembleStrategy, LinUCBStrategy, RandomStrategy
-from hillmix_opt._linucb import _single_precision_suffices, linucb_scores
-from hillmix_opt._strategy import _counter_uniforms
+from hillmix_opt.targeting._base import counter_uniforms
+from hillmix_opt.targeting._linucb import _single_precision_suffices, linucb_scores
 
 STRATEGIES = [
     LinUCBStrategy(pca_components=4, random_state=0),
@@ -336,7 +336,7 @@ def test_the_decision_stream_is_counter_based():
     strategy.decide(np.zeros((7, 2)))
     for start, n in [(7, 5), (3, 9), (12, 1), (0, 6)]:  # in step, then repositioned
         np.testing.assert_array_equal(
-            strategy._decision_uniforms(start, n), _counter_uniforms(5, 0, start, n)
+            strategy._decision_uniforms(start, n), counter_uniforms(5, 0, start, n)
         )
 
 

@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 import bandit_mabwiser as side_by_side
 
-from hillmix_opt import _linucb
+from hillmix_opt.targeting import _linucb
 
 # MABWiser's decisions per second in RESULTS.md (07:04 UTC run, batches of
 # 100, 1000 and 10,000).

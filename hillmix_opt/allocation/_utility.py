@@ -32,7 +32,7 @@ def mean(response):
 
     Examples
     --------
-    >>> from hillmix_opt._utility import mean
+    >>> from hillmix_opt.allocation._utility import mean
     >>> float(mean(jnp.array([1.0, 2.0, 6.0])))
     3.0
     """
@@ -56,7 +56,7 @@ def quantile(response, level):
 
     Examples
     --------
-    >>> from hillmix_opt._utility import quantile
+    >>> from hillmix_opt.allocation._utility import quantile
     >>> float(quantile(jnp.arange(11.0), 0.1))
     1.0
     """
@@ -81,7 +81,7 @@ def cvar(response, level):
 
     Examples
     --------
-    >>> from hillmix_opt._utility import cvar
+    >>> from hillmix_opt.allocation._utility import cvar
     >>> float(cvar(jnp.array([4.0, 1.0, 3.0, 2.0]), 0.5))
     1.5
     """
@@ -109,7 +109,7 @@ def mean_std(response, risk_aversion):
 
     Examples
     --------
-    >>> from hillmix_opt._utility import mean_std
+    >>> from hillmix_opt.allocation._utility import mean_std
     >>> float(mean_std(jnp.array([1.0, 3.0]), 0.5))
     1.5
     """
@@ -155,7 +155,7 @@ def resolve_utility(utility, level: float, risk_aversion: float):
 
     Examples
     --------
-    >>> from hillmix_opt._utility import resolve_utility
+    >>> from hillmix_opt.allocation._utility import resolve_utility
     >>> float(resolve_utility("cvar", 0.5, 1.0)(jnp.array([4.0, 1.0, 3.0, 2.0])))
     1.5
     """

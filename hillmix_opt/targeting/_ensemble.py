@@ -8,14 +8,9 @@ import numpy as np
 from scipy import stats
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._strategy import (
-    _BOOTSTRAP_STREAM,
-    _POLICY_CONSTRAINTS,
-    _PRIOR_STREAM,
-    _aligned_matmul,
-    _counter_uniforms,
-    _CrossedStrategy,
-)
+from ._base import BOOTSTRAP_STREAM, PRIOR_STREAM, aligned_matmul, counter_uniforms
+from ._crossed import CrossedStrategy
+from ._policies import POLICY_CONSTRAINTS
 
 __all__ = ["BootstrapEnsembleStrategy"]
 
@@ -23,7 +18,7 @@ __all__ = ["BootstrapEnsembleStrategy"]
 _POISSON_CDF = stats.poisson(1.0).cdf(np.arange(20))
 
 
-class BootstrapEnsembleStrategy(_CrossedStrategy):
+class BootstrapEnsembleStrategy(CrossedStrategy):
     """An ensemble of bootstrapped ridge heads: Thompson-style exploration.
 
     The role of a bootstrapped DQN in a contextual bandit: ``n_heads``
@@ -118,8 +113,8 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
     """
 
     _parameter_constraints: dict = {
-        **_CrossedStrategy._parameter_constraints,
-        **_POLICY_CONSTRAINTS,
+        **CrossedStrategy._parameter_constraints,
+        **POLICY_CONSTRAINTS,
         "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
         "bootstrap": [StrOptions({"poisson", "bernoulli"})],
         "prior_scale": [Interval(numbers.Real, 0, None, closed="left")],
@@ -158,7 +153,7 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
 
     def _bootstrap_weights(self, start, n):
         heads = self._heads
-        u = _counter_uniforms(self._seed, _BOOTSTRAP_STREAM, start * heads, n * heads)
+        u = counter_uniforms(self._seed, BOOTSTRAP_STREAM, start * heads, n * heads)
         u = u.reshape(n, heads)
         if self.bootstrap == "bernoulli":
             return np.where(u < 0.5, 2.0, 0.0)
@@ -169,7 +164,7 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
         # each one gets its own prior draws.
         self._n_priors = getattr(self, "_n_priors", -1) + 1
         d = self._A.shape[1]
-        key = np.array([self._seed, _PRIOR_STREAM + 2 * self._n_priors], dtype=np.uint64)
+        key = np.array([self._seed, PRIOR_STREAM + 2 * self._n_priors], dtype=np.uint64)
         draws = np.random.Generator(np.random.Philox(key=key)).standard_normal((self._heads, d))
         self._prior = draws * (float(self.prior_scale) / np.sqrt(d))
 
@@ -188,7 +183,7 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
 
     def _scores(self, X, start):
         self._refresh()
-        out = _aligned_matmul(self._W.T, self._augmented_T(X), start)
+        out = aligned_matmul(self._W.T, self._augmented_T(X), start)
         # (heads * actions, n) -> (n, heads, actions)
         scores = out.reshape(self._heads, self.classes_.size, X.shape[0]).transpose(2, 0, 1)
         return np.ascontiguousarray(scores)

@@ -57,7 +57,7 @@ def project(y, lower, upper, budget):
     Examples
     --------
     >>> import jax.numpy as jnp
-    >>> from hillmix_opt._solver import project
+    >>> from hillmix_opt.allocation._solver import project
     >>> x = project(jnp.array([5.0, 1.0]), jnp.zeros(2), jnp.array([3.0, 10.0]), 4.0)
     >>> [round(float(v), 9) for v in x]
     [3.0, 1.0]
@@ -106,7 +106,7 @@ def interpolate(x, grid, values, slopes):
     Examples
     --------
     >>> import jax.numpy as jnp
-    >>> from hillmix_opt._solver import interpolate
+    >>> from hillmix_opt.allocation._solver import interpolate
     >>> grid = jnp.linspace(0.0, 2.0, 5)[:, None]
     >>> values, slopes = (grid**3)[:, None, :], (3 * grid**2)[:, None, :]
     >>> x = jnp.array([1.3])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._strategy import _BaseStrategy
+from ._base import BaseStrategy
 
 __all__ = ["RandomStrategy"]
 
 
-class RandomStrategy(_BaseStrategy):
+class RandomStrategy(BaseStrategy):
     """The uniform baseline: each action of the bank with probability ``1 / n_actions``.
 
     It learns nothing that changes its decisions, but it keeps the same

@@ -13,24 +13,22 @@ are valid on its logs. The pieces here are the same for every strategy:
   coordinates stay valid (decisions before any learning take the users as
   they are: the model knows nothing yet, and the decisions of a batch do
   not depend on the others in it);
-* the decision rules (epsilon-greedy and softmax over scores) as
-  propensity matrices, and their sampling from a counter-based stream: the
-  uniform of the ``i``-th decision is a function of the seed and ``i``
-  alone, so decisions do not depend on how users are batched.
+* decisions that do not depend on how users are batched: the uniform of
+  the ``i``-th decision is a function of the seed and ``i`` alone, and the
+  matrix products behind scores run in blocks aligned on ``i``
+  (:func:`aligned_matmul`); the decision rules themselves are in
+  :mod:`._policies`.
 """
 
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import (
-    Interval,
-    StrOptions,
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import _get_feature_names, check_array
@@ -38,11 +36,23 @@ from threadpoolctl import ThreadpoolController
 
 from hillmix._typing import ArrayLike, MatrixLike
 from hillmix.utils import resolve_seed
+from hillmix.utils._expected_failures import LOG_CHECKS
 
-__all__: list[str] = []
+from ._policies import policy_propensities, sample
+
+__all__ = [
+    "BOOTSTRAP_STREAM",
+    "DECISION_STREAM",
+    "PRIOR_STREAM",
+    "BaseStrategy",
+    "aligned_blocks",
+    "aligned_matmul",
+    "counter_uniforms",
+    "one_blas_thread",
+]
 
 # Independent streams of one seed (the second word of the Philox key).
-_DECISION_STREAM, _BOOTSTRAP_STREAM, _PRIOR_STREAM = 0, 1, 2
+DECISION_STREAM, BOOTSTRAP_STREAM, PRIOR_STREAM = 0, 1, 2
 
 # Users of the matrix products behind scores are computed in blocks of this
 # many, aligned on the decision counter: BLAS may round a user's scores
@@ -58,7 +68,7 @@ _ROW_BLOCK = 200
 _BLAS_LIBRARIES: list = []
 
 
-def _one_blas_thread(method):
+def one_blas_thread(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         if not _BLAS_LIBRARIES:
@@ -81,18 +91,10 @@ def _one_blas_thread(method):
     return wrapper
 
 
-# Softmax: no action gets less than 1e-12 times the probability of the
-# most likely one (exp underflows to an exact zero past ~745 otherwise, and
-# a zero propensity would void inverse-propensity weighting).
-_SOFTMAX_LOG_FLOOR = float(np.log(1e12))
-
 # Largest action id + 1 for which ids are looked up in a table (8 bytes per
 # possible id) rather than by binary search.
 _LOOKUP_TABLE_SIZE = 2**18
 
-# Users per action of a batch above which the per-action sums of x x^T are
-# one product per action rather than sums of outer products (measured).
-_GROUP_PRODUCT_ROWS = 150
 
 # Columns of a log that are not user features: the decision and its
 # outcome, and CompanySimulator's bookkeeping.
@@ -106,93 +108,7 @@ def _parameter_names(cls) -> list[str]:
     return cls._get_param_names()
 
 
-# --------------------------------------------------------------- propensities
-def _epsilon_greedy(scores: np.ndarray, epsilon: float) -> np.ndarray:
-    """Propensities of epsilon-greedy over the last axis of ``scores``.
-
-    Probability ``epsilon / K`` for every action plus ``1 - epsilon`` for the
-    best, split equally between exact ties (so ties are broken the same way
-    whatever the order of evaluation). With a head axis, ``scores`` of shape
-    (n, n_heads, K), the greedy part is averaged over heads: the exact
-    probability of acting greedily on a head drawn uniformly.
-    """
-    n_actions = scores.shape[-1]
-    best = scores == scores.max(axis=-1, keepdims=True)
-    greedy = best / best.sum(axis=-1, keepdims=True)
-    if greedy.ndim == 3:
-        greedy = greedy.mean(axis=1)
-    return epsilon / n_actions + (1.0 - epsilon) * greedy
-
-
-def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """Propensities of a softmax over the last axis, averaged over heads if any."""
-    z = (scores - scores.max(axis=-1, keepdims=True)) / temperature
-    p = np.exp(np.maximum(z, -_SOFTMAX_LOG_FLOOR))
-    p /= p.sum(axis=-1, keepdims=True)
-    return p.mean(axis=1) if p.ndim == 3 else p
-
-
-def _policy_propensities(scores, policy: str, epsilon: float, temperature: float):
-    if policy == "softmax":
-        return _softmax(scores, temperature)
-    return _epsilon_greedy(scores, epsilon)
-
-
-def _epsilon_greedy_draw(
-    scores: np.ndarray, offset: int, uniforms: np.ndarray, epsilon: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Epsilon-greedy draws from one uniform each, and their propensities.
-
-    ``scores`` holds users in aligned blocks, shape (n_blocks, K, block)
-    (actions on the middle axis; see :func:`_aligned_blocks`), the ``i``-th
-    user at flat position ``offset + i``. The same distribution as sampling
-    :func:`_epsilon_greedy`'s propensities by inverse CDF, without forming
-    them: ``u < epsilon`` explores (action ``floor(u / epsilon * K)``),
-    otherwise the best action is taken (the ``floor(v * n_ties)``-th of exact
-    ties, ``v`` the rescaled uniform).
-    """
-    _, n_actions, block = scores.shape
-    n = uniforms.size
-    users = slice(offset, offset + n)
-    # max, == and sums run along the users; an argmax over the actions' axis
-    # would cost as much as the rest of a decision.
-    ties = np.empty(scores.shape, np.float32)
-    np.equal(scores, scores.max(axis=1, keepdims=True), out=ties, casting="unsafe")
-    # Exact in single precision: the number of ties and the sum of their
-    # indices (the index itself when there is one), by one product.
-    counted = np.matmul(_tie_counter(n_actions), ties)  # (n_blocks, 2, block)
-    n_ties = counted[:, 0].reshape(-1)[users].astype(np.int64)
-    chosen = counted[:, 1].reshape(-1)[users].astype(np.int64)
-    several = np.flatnonzero(n_ties > 1)
-    if several.size:
-        v = (uniforms[several] - epsilon) / (1.0 - epsilon) if epsilon < 1 else uniforms[several]
-        k = n_ties[several]
-        rank = np.minimum((np.clip(v, 0.0, 1.0) * k).astype(np.int64), k - 1)
-        rows = _block_rows(ties, offset + several)  # (n_several, K)
-        chosen[several] = np.argmax(np.cumsum(rows, axis=1) > rank[:, None], axis=1)
-    greedy = 1.0 / n_ties
-    explore = np.flatnonzero(uniforms < epsilon)
-    if explore.size:
-        picked = (uniforms[explore] / epsilon * n_actions).astype(np.int64)
-        chosen[explore] = np.minimum(picked, n_actions - 1)
-        at = offset + explore
-        hit = ties[at // block, chosen[explore], at % block]
-        greedy[explore] *= hit
-    return chosen, epsilon / n_actions + (1.0 - epsilon) * greedy
-
-
-def _block_rows(blocks: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Rows of the users at flat ``positions`` of aligned blocks (n_blocks, m, block): (len, m)."""
-    block = blocks.shape[2]
-    return blocks[positions // block, :, positions % block]
-
-
-@functools.cache
-def _tie_counter(n_actions: int) -> np.ndarray:
-    return np.stack([np.ones(n_actions), np.arange(n_actions)]).astype(np.float32)
-
-
-def _counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
+def counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
     """Uniforms ``start, ..., start + n - 1`` of a counter-based stream.
 
     Philox maps (key, counter) to random words; the ``i``-th uniform of
@@ -206,28 +122,22 @@ def _counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
     return (words >> np.uint64(11)) * (1.0 / 2**53)
 
 
-def _sample(propensities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draw of one column per row; a zero-probability column is never drawn."""
-    cdf = np.cumsum(propensities, axis=1)
-    return np.count_nonzero(cdf <= (uniforms * cdf[:, -1])[:, None], axis=1)
-
-
-def _aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
+def aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
     """``Wt @ Ft`` of shape (m, n), in column blocks aligned on ``start``.
 
     Column ``c`` of ``Ft`` (shape (q, n)) is the decision ``start + c``: it
     is always computed in the same block of ``_ROW_BLOCK`` columns, at the
-    same place, by a product of the same shape (see :func:`_aligned_blocks`),
+    same place, by a product of the same shape (see :func:`aligned_blocks`),
     so its value does not depend on the other decisions of the batch. The
     blocks go to BLAS as one stacked product.
     """
-    blocks, offset = _aligned_blocks(Ft.T, start)
+    blocks, offset = aligned_blocks(Ft.T, start)
     out = np.matmul(Wt, blocks)  # (n_blocks, m, block)
     out = out.transpose(1, 0, 2).reshape(Wt.shape[0], -1)
     return out[:, offset : offset + Ft.shape[1]]
 
 
-def _aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
+def aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
     """Users' rows ``Y`` (shape (n, q)) as columns of blocks aligned on ``start``.
 
     Returns ``(blocks, offset)``: a view of shape (n_blocks, q, _ROW_BLOCK)
@@ -235,7 +145,7 @@ def _aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
     % _ROW_BLOCK`` of block ``(offset + i) // _ROW_BLOCK``, always at the same
     place of a block of the same shape, so that a stacked product over the
     blocks computes it the same way whatever the batch (see
-    :func:`_aligned_matmul`). Padding columns are zero.
+    :func:`aligned_matmul`). Padding columns are zero.
     """
     n, q = Y.shape
     block = _ROW_BLOCK
@@ -379,12 +289,12 @@ def _read_log(observations, feature_columns):
 
 
 # ---------------------------------------------------------------- base class
-class _BaseStrategy(BaseEstimator):
+class BaseStrategy(BaseEstimator):
     """Banks, users, memory and decisions; subclasses supply the model.
 
     A subclass implements ``_scores(X, start)`` (scores of shape (n, K) or
     (n, n_heads, K) for checked users ``X``, the ``start``-th decision
-    first; it uses :func:`_aligned_matmul` for matrix products),
+    first; it uses :func:`aligned_matmul` for matrix products),
     ``_expected(X, start)``, ``_learn(X, slots, rewards, start)`` and may
     extend
     ``_on_first_bank``, ``_on_users``, ``_on_bank`` and ``_memory_fields``.
@@ -395,7 +305,7 @@ class _BaseStrategy(BaseEstimator):
     }
 
     # ------------------------------------------------------------ public API
-    @_one_blas_thread
+    @one_blas_thread
     def set_bank(self, actions):
         """Make ``actions`` the bank that decisions choose from.
 
@@ -416,7 +326,7 @@ class _BaseStrategy(BaseEstimator):
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @_one_blas_thread
+    @one_blas_thread
     def fit(self, observations: pd.DataFrame, actions=None, *, feature_columns=None):
         """Start afresh and learn from a log of decisions (a warm start).
 
@@ -469,7 +379,7 @@ class _BaseStrategy(BaseEstimator):
         self._record(X, self._slots_of(ids), rewards)
         return self
 
-    @_one_blas_thread
+    @one_blas_thread
     def partial_fit(self, X_users: MatrixLike, action_ids: ArrayLike, rewards: ArrayLike):
         """Learn from the rewards of a batch of decisions.
 
@@ -497,7 +407,7 @@ class _BaseStrategy(BaseEstimator):
         self._record(X, slots, rewards)
         return self
 
-    @_one_blas_thread
+    @one_blas_thread
     def predict_proba(self, X_users: MatrixLike) -> np.ndarray:
         """The probability of each action of the bank for each user.
 
@@ -518,7 +428,7 @@ class _BaseStrategy(BaseEstimator):
         X = self._decision_users(X_users)
         return self._propensities(X, self.n_decisions_)
 
-    @_one_blas_thread
+    @one_blas_thread
     def decide(self, X_users: MatrixLike) -> tuple[np.ndarray, np.ndarray]:
         """Draw an action for each user, with the probability it had.
 
@@ -561,7 +471,7 @@ class _BaseStrategy(BaseEstimator):
         """
         return self.decide(X_users)[0]
 
-    @_one_blas_thread
+    @one_blas_thread
     def expected_reward(self, X_users: MatrixLike) -> np.ndarray:
         """The strategy's point estimate of each user's reward for each action.
 
@@ -835,19 +745,19 @@ class _BaseStrategy(BaseEstimator):
         return X
 
     def _propensities(self, X: np.ndarray, start: int) -> np.ndarray:
-        return _policy_propensities(
+        return policy_propensities(
             self._scores(X, start), self.policy, self.epsilon, self.temperature
         )
 
     def _decision_uniforms(self, start: int, n: int) -> np.ndarray:
         """Uniforms ``start, ..., start + n - 1`` of the decision stream.
 
-        The same numbers as :func:`_counter_uniforms`, from a generator kept
+        The same numbers as :func:`counter_uniforms`, from a generator kept
         at the stream's position: decisions consume the stream in order, so
         it is repositioned only when out of step.
         """
         if getattr(self, "_decision_position", None) != start:
-            key = np.array([self._seed, _DECISION_STREAM], dtype=np.uint64)
+            key = np.array([self._seed, DECISION_STREAM], dtype=np.uint64)
             generator = np.random.Generator(np.random.Philox(key=key, counter=start // 4))
             generator.random(start % 4)  # Philox yields four words per counter value
             self._decision_generator = generator
@@ -857,7 +767,7 @@ class _BaseStrategy(BaseEstimator):
     def _draw(self, X, start, uniforms):
         """Chosen columns and their propensities, by inverse CDF."""
         proba = self._propensities(X, start)
-        chosen = _sample(proba, uniforms)
+        chosen = sample(proba, uniforms)
         return chosen, proba[np.arange(chosen.size), chosen]
 
     def _record(self, X: np.ndarray, slots: np.ndarray, rewards: np.ndarray):
@@ -898,277 +808,6 @@ class _BaseStrategy(BaseEstimator):
             "reward columns) and an action bank, not (X, y): the checks' arrays carry no "
             "actions or rewards to learn from"
         )
-        return dict.fromkeys(_CHECKS_NEEDING_A_LOG, reason)
+        return dict.fromkeys(LOG_CHECKS, reason)
 
 
-# Parameters of the decision rules, shared by the model-based strategies.
-_POLICY_CONSTRAINTS: dict = {
-    "policy": [StrOptions({"epsilon_greedy", "softmax"})],
-    "epsilon": [Interval(numbers.Real, 0, 1, closed="right")],
-    "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
-}
-
-
-# ------------------------------------------------------ crossed-feature ridge
-@functools.cache
-def _pairs_of(dx: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the pairs ``i <= k`` of ``dx`` features, row by row."""
-    return np.triu_indices(dx)
-
-
-@functools.cache
-def _pair_weights_of(dx: int) -> np.ndarray:
-    """1 for the pairs ``i == k`` of :func:`_pairs_of`, 2 for the others (counted twice)."""
-    rows, cols = _pairs_of(dx)
-    return np.where(rows == cols, 1.0, 2.0)
-
-
-def _pair_products(XT: np.ndarray) -> np.ndarray:
-    """``x_i x_k`` for the pairs ``i <= k`` of each column: shape (..., n_pairs, n).
-
-    ``XT`` has shape (..., d, n): users as columns, optionally in blocks.
-    Row by row into one array: fancy-indexed temporaries of this size cost
-    ten times more here (allocation, not arithmetic).
-    """
-    *lead, d, n = XT.shape
-    out = np.empty((*lead, d * (d + 1) // 2, n), XT.dtype)
-    row = 0
-    for i in range(d):
-        np.multiply(XT[..., i : i + 1, :], XT[..., i:, :], out=out[..., row : row + d - i, :])
-        row += d - i
-    return out
-
-
-def _add_kron_gram(A: np.ndarray, S: np.ndarray, Phi: np.ndarray):
-    """Add ``sum_a S[a, h] kron phi_a phi_a^T`` to ``A[h]`` for each head ``h``.
-
-    ``S`` of shape (n_actions, n_heads, dx, dx) holds each action's
-    (weighted) sums of ``x x^T``; ``Phi`` of shape (n_actions, dphi) the
-    actions' features. The crossed feature ``z = x kron phi_a`` has ``z z^T
-    = (x x^T) kron (phi_a phi_a^T)``, so a batch's Gram matrix is one
-    product over the actions, not one outer product per user.
-    """
-    n_actions, n_heads, dx, _ = S.shape
-    dphi = Phi.shape[1]
-    PP = (Phi[:, :, None] * Phi[:, None, :]).reshape(n_actions, dphi * dphi)
-    T = (S.reshape(n_actions, -1).T @ PP).reshape(n_heads, dx, dx, dphi, dphi)
-    # A[h] seen as (i, j, k, l) with z = (i, j): block (i, k) gets T[h, i, k].
-    A5 = A.reshape(n_heads, dx, dphi, dx, dphi)
-    A5 += T.transpose(0, 1, 3, 2, 4)
-
-
-class _CrossedStrategy(_BaseStrategy):
-    """Ridge models over users crossed with projected action embeddings.
-
-    The feature of user ``x`` and action ``a`` is ``z = x_aug kron phi(a)``
-    with ``x_aug = [1, standardised x]`` and ``phi(a) = [1, projection of
-    a's embedding]``: one linear model shared by all actions, through their
-    embeddings, so what is learnt carries over to actions never tried and
-    survives bank changes. The projection is a PCA fitted on the first bank
-    (or refitted on every embedding seen, when asked). Each action's
-    statistics ``sum x x^T`` and ``sum r x`` are kept by id (per head, for
-    ensembles), so the shared ridge statistics can be rebuilt exactly after
-    a refit of the projection.
-    """
-
-    @property
-    def coef_(self) -> np.ndarray:
-        """Ridge coefficients over the crossed features, (user, action) blocks."""
-        if not hasattr(self, "_A"):
-            raise AttributeError("coef_: the strategy has not seen users yet.")
-        self._refresh()
-        return self._coef
-
-    # Heads of the model and, when bootstrapped, their weights per row.
-    def _n_heads(self) -> int:
-        return 1
-
-    def _bootstrap_weights(self, start: int, n: int) -> np.ndarray | None:
-        return None
-
-    @_one_blas_thread
-    def set_bank(self, actions, *, refit_pca: bool = False):
-        """Make ``actions`` the bank that decisions choose from.
-
-        Actions are remembered by id: one seen before keeps what was learnt
-        about it (its statistics, and through the shared model, the
-        estimate of its reward), and must come with the same embedding.
-
-        Parameters
-        ----------
-        actions : ActionBank or tuple (action_ids, embeddings)
-            Distinct integer ids of shape (n_actions,) and embeddings of
-            shape (n_actions, n_embedding_features).
-        refit_pca : bool, default=False
-            Refit the projection of the embeddings (PCA) on every embedding
-            seen so far, this bank's included, and rebuild the model's
-            statistics in the new coordinates from the per-action memory.
-            By default the projection fitted on the first bank is kept, so
-            the model's coordinates do not move when the bank changes.
-
-        Returns
-        -------
-        self : estimator
-        """
-        self._set_bank(actions, refit=refit_pca)
-        return self
-
-    # -------------------------------------------------------- projection
-    def _on_first_bank(self, embeddings):
-        self._ridge = float(self.ridge)
-        self._heads = self._n_heads()
-        self._fit_projection(embeddings)
-        self._add_memory("_phi_mem", (self.n_action_features_,))
-
-    def _fit_projection(self, embeddings):
-        if self.use_pca:
-            n, d = embeddings.shape
-            k = min(self.pca_components, n - 1, d)
-            mean = embeddings.mean(axis=0)
-            _, _, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
-            components = vt[:k]
-            # Deterministic signs: each component's largest loading positive.
-            rows = np.arange(k)
-            signs = np.sign(components[rows, np.argmax(np.abs(components), axis=1)])
-            components = components * np.where(signs == 0, 1.0, signs)[:, None]
-            projected = (embeddings - mean) @ components.T
-            rms = float(np.sqrt(np.mean(projected**2))) if k else 0.0
-            self.pca_mean_ = mean
-            self.pca_components_ = components
-            self.embedding_scale_ = rms if rms > 0 else 1.0
-            self.n_action_features_ = k + 1
-        else:
-            self.pca_mean_ = None
-            self.pca_components_ = None
-            self.embedding_scale_ = 1.0
-            self.n_action_features_ = embeddings.shape[1] + 1
-
-    def _phi(self, embeddings: np.ndarray) -> np.ndarray:
-        out = np.empty((embeddings.shape[0], self.n_action_features_))
-        out[:, 0] = 1.0
-        if self.pca_components_ is None:
-            out[:, 1:] = embeddings
-        else:
-            out[:, 1:] = (embeddings - self.pca_mean_) @ self.pca_components_.T
-            out[:, 1:] /= self.embedding_scale_
-        return out
-
-    def _on_new_slots(self, slots):
-        self._phi_mem[slots] = self._phi(self._emb[slots])
-
-    def _on_bank(self):
-        self._bank_phi = self._phi_mem[self._bank_slots]
-        self._dirty = True
-
-    def _refit(self, embeddings):
-        n = self._n_slots
-        self._fit_projection(self._emb[:n])
-        capacity = len(self._ids)
-        self._phi_mem = np.zeros((capacity, self.n_action_features_))
-        self._phi_mem[:n] = self._phi(self._emb[:n])
-        if hasattr(self, "n_features_in_"):
-            self._init_model()
-            self._add_stats(self._xx[:n], self._xr[:n], self._phi_mem[:n])
-            self._model_rebuilt()
-
-    # ------------------------------------------------------------- model
-    def _on_users(self):
-        dx = self.n_features_in_ + 1
-        self._add_memory("_xx", (self._heads, dx, dx))
-        self._add_memory("_xr", (self._heads, dx))
-        self._init_model()
-        self._model_rebuilt()
-
-    def _init_model(self):
-        dx, dphi = self.n_features_in_ + 1, self.n_action_features_
-        d = dx * dphi
-        self._A = np.tile(self._ridge * np.eye(d), (self._heads, 1, 1))
-        self._b = np.zeros((self._heads, d))
-        self._pairs = _pairs_of(dx)
-        self._pair_weights = _pair_weights_of(dx)[:, None]
-        self._dirty = True
-
-    def _model_rebuilt(self):
-        """The ridge statistics were rebuilt: derived quantities are stale."""
-
-    def _add_stats(self, S, R, Phi):
-        """Add per-action sums ``S`` of x x^T (n, heads, dx, dx) and ``R`` of r x (n, heads, dx)."""
-        _add_kron_gram(self._A, S, Phi)
-        self._b += np.matmul(R.transpose(1, 2, 0), Phi).reshape(self._b.shape)
-        self._dirty = True
-
-    def _learn(self, X, slots, rewards, start):
-        m, dx = X.shape[0], X.shape[1] + 1
-        # A radix sort when the ids fit 16 bits (the usual case).
-        keys = slots.astype(np.int16) if self._n_slots < 2**15 else slots
-        order = np.argsort(keys, kind="stable")
-        counts = np.bincount(slots)
-        groups = np.flatnonzero(counts)
-        sizes = counts[groups]
-        starts = np.cumsum(sizes) - sizes
-        # [1, standardised x, r] of the users as columns, grouped by action:
-        # the sums of their pairwise products hold both sum x x^T and sum r x.
-        # (np.take: fancy indexing of rows costs several times more here.)
-        YT = np.empty((dx + 1, m))
-        YT[0] = 1.0
-        self._standardise_into(np.take(X, order, axis=0).T, YT[1:dx])
-        np.take(rewards, order, out=YT[dx])
-        weights = self._bootstrap_weights(start, m)
-        if weights is None and m >= _GROUP_PRODUCT_ROWS * groups.size:
-            # Many users per action: one small product per action is cheaper
-            # than every user's pairwise products and their sums.
-            G = np.empty((groups.size, 1, dx + 1, dx + 1))
-            for g, (lo, hi) in enumerate(zip(starts, starts + sizes, strict=True)):
-                np.matmul(YT[:, lo:hi], YT[:, lo:hi].T, out=G[g, 0])
-        else:
-            rows, cols = _pairs_of(dx + 1)
-            pairs = _pair_products(YT)
-            if weights is None:
-                sums = np.add.reduceat(pairs, starts, axis=1).T[:, None, :]
-            else:
-                w = np.take(weights, order, axis=0).T[:, None, :]  # (heads, 1, m)
-                sums = np.add.reduceat(w * pairs, starts, axis=2).transpose(2, 0, 1)
-            G = np.empty((groups.size, sums.shape[1], dx + 1, dx + 1))
-            G[..., rows, cols] = sums
-            G[..., cols, rows] = sums
-        S, R = G[..., :dx, :dx], G[..., :dx, dx]
-        self._xx[groups] += S
-        self._xr[groups] += R
-        self._add_stats(S, R, self._phi_mem[groups])
-        self._after_learn(YT[:dx].T, np.take(slots, order))
-
-    def _after_learn(self, Xa, slots):
-        """Hook: users ``Xa`` (rows [1, standardised x]) who got ``slots`` were learnt from."""
-
-
-# The scikit-learn checks that fit on (X, y) arrays.
-_CHECKS_NEEDING_A_LOG = (
-    "check_complex_data",
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_dtype_object",
-    "check_estimators_dtypes",
-    "check_estimators_empty_data_messages",
-    "check_estimators_fit_returns_self",
-    "check_estimators_nan_inf",
-    "check_estimators_overwrite_params",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_fit1d",
-    "check_fit2d_1feature",
-    "check_fit2d_1sample",
-    "check_fit2d_predict1d",
-    "check_fit_check_is_fitted",
-    "check_fit_idempotent",
-    "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_n_features_in",
-    "check_n_features_in_after_fitting",
-    "check_pipeline_consistency",
-    "check_positive_only_tag_during_fit",
-    "check_readonly_memmap_input",
-    "check_estimator_sparse_array",
-    "check_estimator_sparse_matrix",
-    "check_estimator_sparse_tag",
-)

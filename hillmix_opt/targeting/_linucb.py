@@ -10,16 +10,9 @@ import numpy as np
 from scipy.linalg import lapack
 from sklearn.utils._param_validation import Interval
 
-from ._strategy import (
-    _POLICY_CONSTRAINTS,
-    _aligned_blocks,
-    _aligned_matmul,
-    _CrossedStrategy,
-    _epsilon_greedy_draw,
-    _pair_products,
-    _pair_weights_of,
-    _pairs_of,
-)
+from ._base import aligned_blocks, aligned_matmul
+from ._crossed import CrossedStrategy, _pair_products, _pair_weights_of, _pairs_of
+from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["LinUCBStrategy"]
 
@@ -125,7 +118,7 @@ def linucb_scores(
     return mean + alpha * np.sqrt(np.maximum(width, 0.0))
 
 
-class LinUCBStrategy(_CrossedStrategy):
+class LinUCBStrategy(CrossedStrategy):
     """LinUCB over user features crossed with action embeddings, with logged propensities.
 
     One ridge regression of rewards on ``z(x, a) = x_aug kron phi(a)``,
@@ -255,8 +248,8 @@ class LinUCBStrategy(_CrossedStrategy):
     """
 
     _parameter_constraints: dict = {
-        **_CrossedStrategy._parameter_constraints,
-        **_POLICY_CONSTRAINTS,
+        **CrossedStrategy._parameter_constraints,
+        **POLICY_CONSTRAINTS,
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
         "use_pca": ["boolean"],
@@ -360,10 +353,10 @@ class LinUCBStrategy(_CrossedStrategy):
         """Upper confidence bounds in blocks aligned on ``start``, and the offset.
 
         Shape (n_blocks, n_actions, block), in ``_score_dtype``; see
-        :func:`~hillmix_opt._strategy._aligned_blocks`.
+        :func:`~hillmix_opt.targeting._base.aligned_blocks`.
         """
         self._refresh()
-        blocks, offset = _aligned_blocks(X, start)
+        blocks, offset = aligned_blocks(X, start)
         shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
         Xa = np.empty(shape, dtype=self._score_dtype)
         Xa[:, 0] = 1.0
@@ -389,9 +382,9 @@ class LinUCBStrategy(_CrossedStrategy):
     def _draw(self, X, start, uniforms):
         if self.policy == "epsilon_greedy":
             scores, offset = self._score_blocks(X, start)
-            return _epsilon_greedy_draw(scores, offset, uniforms, self.epsilon)
+            return epsilon_greedy_draw(scores, offset, uniforms, self.epsilon)
         return super()._draw(X, start, uniforms)
 
     def _expected(self, X, start):
         self._refresh()
-        return np.ascontiguousarray(_aligned_matmul(self._W_mean_T, self._augmented_T(X), start).T)
+        return np.ascontiguousarray(aligned_matmul(self._W_mean_T, self._augmented_T(X), start).T)

@@ -332,7 +332,7 @@ class _Padded:
         return jnp.asarray(np.pad(a, width))
 
     def ascend(self, starts, active, anchor, gradient, correct, lower, upper, budget):
-        """:func:`~hillmix_opt._solver.ascend` on the padded problem.
+        """:func:`~hillmix_opt.allocation._solver.ascend` on the padded problem.
 
         Starts are padded too, with inactive rows, so that the number of
         starts does not change the program either.
@@ -381,7 +381,7 @@ def feasible_point(x, lower, upper, budget):
     Examples
     --------
     >>> import numpy as np
-    >>> from hillmix_opt._engine import feasible_point
+    >>> from hillmix_opt.allocation._engine import feasible_point
     >>> feasible_point(np.array([3.0, 3.0]), np.zeros(2), np.array([2.0, 10.0]), 6.0).tolist()
     [2.0, 4.0]
     """

@@ -6,7 +6,7 @@ from hillmix.utils import estimator_from_name
 
 from ._ensemble import BootstrapEnsembleStrategy
 from ._linucb import LinUCBStrategy
-from ._random_strategy import RandomStrategy
+from ._random import RandomStrategy
 
 __all__ = ["STRATEGIES", "make_strategy"]
 

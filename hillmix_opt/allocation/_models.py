@@ -1,4 +1,4 @@
-"""The models an allocator combines: labels, weights and the ModelWeight record."""
+"""The models an allocator combines: labels, weights, ModelWeight, the zero-weight warning."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ._exceptions import ZeroWeightWarning
+__all__ = ["ModelWeight", "ZeroWeightWarning", "resolve_models", "resolve_weights"]
 
-__all__ = ["ModelWeight", "resolve_models", "resolve_weights"]
+
+class ZeroWeightWarning(UserWarning):
+    """A model has weight zero: the allocator leaves it out of the objective."""
 
 
 @dataclass(frozen=True)
