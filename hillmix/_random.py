@@ -186,11 +186,16 @@ def entity_bases(key: int, ids) -> np.ndarray:
 
 
 def _bits(bases: np.ndarray, counters) -> np.ndarray:
-    z = np.asarray(counters, dtype=np.int64).astype(np.uint64)
-    z *= _U64_GOLDEN
-    if np.broadcast_shapes(z.shape, np.shape(bases)) == z.shape:
-        z += bases
+    counters = np.asarray(counters)
+    if counters.dtype != np.uint64:
+        counters = counters.astype(np.int64, copy=False).astype(np.uint64)
+        counters *= _U64_GOLDEN
+        z = counters
     else:
+        z = counters * _U64_GOLDEN
+    try:
+        z += bases  # in place when bases broadcast to the counters' shape
+    except ValueError:
         z = z + bases
     return mix64(z)
 

@@ -34,6 +34,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _get_feature_names, check_array
 from threadpoolctl import ThreadpoolController
 
+from hillmix._random import entity_bases, stream_key, uniforms53
 from hillmix._typing import ArrayLike, MatrixLike
 from hillmix.utils import resolve_seed
 from hillmix.utils._expected_failures import LOG_CHECKS
@@ -49,9 +50,10 @@ __all__ = [
     "aligned_matmul",
     "counter_uniforms",
     "one_blas_thread",
+    "stream_base",
 ]
 
-# Independent streams of one seed (the second word of the Philox key).
+# Independent streams of one seed (labels of hillmix._random.stream_key).
 DECISION_STREAM, BOOTSTRAP_STREAM, PRIOR_STREAM = 0, 1, 2
 
 # Users of the matrix products behind scores are computed in blocks of this
@@ -108,18 +110,23 @@ def _parameter_names(cls) -> list[str]:
     return cls._get_param_names()
 
 
-def counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
-    """Uniforms ``start, ..., start + n - 1`` of a counter-based stream.
+@functools.lru_cache(maxsize=256)
+def stream_base(seed: int, stream: int) -> np.ndarray:
+    """The base of stream ``stream`` of ``seed`` in the distribution's counter-based stream."""
+    base = entity_bases(stream_key(seed, stream), [0])
+    base.flags.writeable = False  # shared by every caller of the cache
+    return base
 
-    Philox maps (key, counter) to random words; the ``i``-th uniform of
-    ``(seed, stream)`` is a function of ``i`` alone, so any split of the
-    range into calls gives the same numbers.
+
+def counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
+    """Uniforms ``start, ..., start + n - 1`` of a counter-based stream, in [0, 1).
+
+    The ``i``-th uniform of ``(seed, stream)`` is a function of ``i`` alone
+    (:func:`hillmix._random.uniforms53`: 53 bits, so that propensities as
+    small as a softmax's floor are drawn at their probability), so any
+    split of the range into calls gives the same numbers.
     """
-    key = np.array([seed, stream], dtype=np.uint64)
-    # Philox yields four 64-bit words per counter value.
-    skip = start % 4
-    words = np.random.Philox(key=key, counter=start // 4).random_raw(n + skip)[skip:]
-    return (words >> np.uint64(11)) * (1.0 / 2**53)
+    return uniforms53(stream_base(seed, stream), np.arange(start, start + n, dtype=np.uint64))
 
 
 def aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
@@ -750,19 +757,8 @@ class BaseStrategy(BaseEstimator):
         )
 
     def _decision_uniforms(self, start: int, n: int) -> np.ndarray:
-        """Uniforms ``start, ..., start + n - 1`` of the decision stream.
-
-        The same numbers as :func:`counter_uniforms`, from a generator kept
-        at the stream's position: decisions consume the stream in order, so
-        it is repositioned only when out of step.
-        """
-        if getattr(self, "_decision_position", None) != start:
-            key = np.array([self._seed, DECISION_STREAM], dtype=np.uint64)
-            generator = np.random.Generator(np.random.Philox(key=key, counter=start // 4))
-            generator.random(start % 4)  # Philox yields four words per counter value
-            self._decision_generator = generator
-        self._decision_position = start + n
-        return self._decision_generator.random(n)
+        """Uniforms ``start, ..., start + n - 1`` of the decision stream."""
+        return counter_uniforms(self._seed, DECISION_STREAM, start, n)
 
     def _draw(self, X, start, uniforms):
         """Chosen columns and their propensities, by inverse CDF."""

@@ -5,10 +5,18 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BOOTSTRAP_STREAM, PRIOR_STREAM, aligned_matmul, counter_uniforms
+from hillmix._random import uniforms
+
+from ._base import (
+    BOOTSTRAP_STREAM,
+    PRIOR_STREAM,
+    aligned_matmul,
+    counter_uniforms,
+    stream_base,
+)
 from ._crossed import CrossedStrategy
 from ._policies import POLICY_CONSTRAINTS
 
@@ -99,12 +107,12 @@ class BootstrapEnsembleStrategy(CrossedStrategy):
     >>> users = rng.normal(size=(3, 8))
     >>> proba = strategy.set_bank(bank).predict_proba(users)
     >>> proba.round(2)
-    array([[0.25, 0.01, 0.01, 0.48, 0.25],
-           [0.01, 0.25, 0.01, 0.48, 0.25],
-           [0.25, 0.25, 0.01, 0.25, 0.25]])
+    array([[0.25, 0.48, 0.01, 0.01, 0.25],
+           [0.25, 0.25, 0.01, 0.48, 0.01],
+           [0.01, 0.48, 0.01, 0.48, 0.01]])
 
     Before any data the heads disagree through their priors alone: for the
-    first user, two of the four heads prefer action 3, one action 0 and one
+    first user, two of the four heads prefer action 1, one action 0 and one
     action 4.
 
     >>> ids, propensities = strategy.decide(users)
@@ -164,8 +172,9 @@ class BootstrapEnsembleStrategy(CrossedStrategy):
         # each one gets its own prior draws.
         self._n_priors = getattr(self, "_n_priors", -1) + 1
         d = self._A.shape[1]
-        key = np.array([self._seed, PRIOR_STREAM + 2 * self._n_priors], dtype=np.uint64)
-        draws = np.random.Generator(np.random.Philox(key=key)).standard_normal((self._heads, d))
+        # Normal quantiles of uniforms strictly inside (0, 1): finite.
+        base = stream_base(self._seed, PRIOR_STREAM + 2 * self._n_priors)
+        draws = special.ndtri(uniforms(base, np.arange(self._heads * d))).reshape(self._heads, d)
         self._prior = draws * (float(self.prior_scale) / np.sqrt(d))
 
     def _refresh(self):

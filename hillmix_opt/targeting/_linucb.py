@@ -232,16 +232,16 @@ class LinUCBStrategy(CrossedStrategy):
     >>> strategy = LinUCBStrategy(pca_components=3, random_state=0).set_bank(bank)
     >>> users = rng.normal(size=(4, 8))
     >>> ids, propensities = strategy.decide(users)
-    >>> ids  # the first user drew an exploration (probability 0.05 / 5)
-    array([1, 3, 3, 3])
-    >>> propensities.round(2)
-    array([0.01, 0.96, 0.96, 0.96])
+    >>> ids  # before any data, every user got the same optimistic action
+    array([3, 3, 3, 3])
+    >>> propensities.round(2)  # 1 - 0.05 + 0.05 / 5
+    array([0.96, 0.96, 0.96, 0.96])
     >>> strategy.partial_fit(users, ids, rewards=[1.0, 0.0, 0.0, 1.0])
     LinUCBStrategy(pca_components=3, random_state=0)
-    >>> strategy.predict_proba(users).round(2)
-    array([[0.01, 0.01, 0.01, 0.01, 0.96],
+    >>> strategy.predict_proba(users).round(2)  # action 3 is now known, 1 is not
+    array([[0.01, 0.96, 0.01, 0.01, 0.01],
            [0.01, 0.96, 0.01, 0.01, 0.01],
-           [0.01, 0.01, 0.01, 0.01, 0.96],
+           [0.01, 0.96, 0.01, 0.01, 0.01],
            [0.01, 0.96, 0.01, 0.01, 0.01]])
     >>> strategy.coef_.shape  # (n_features + 1, pca_components + 1)
     (9, 4)

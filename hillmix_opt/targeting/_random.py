@@ -48,13 +48,13 @@ class RandomStrategy(BaseStrategy):
     >>> strategy = RandomStrategy(random_state=0).set_bank(bank)
     >>> ids, propensities = strategy.decide(np.zeros((5, 2)))
     >>> ids, propensities
-    (array([10, 10, 10, 12, 12]), array([0.25, 0.25, 0.25, 0.25, 0.25]))
+    (array([10, 13, 12, 10, 12]), array([0.25, 0.25, 0.25, 0.25, 0.25]))
     >>> strategy.partial_fit(np.zeros((5, 2)), ids, [1, 0, 0, 1, 1]).action_stats()
        action_id  in_bank  n_observations  mean_reward
-    0         10     True               3     0.333333
+    0         10     True               2          1.0
     1         11     True               0          NaN
-    2         12     True               2     1.000000
-    3         13     True               0          NaN
+    2         12     True               2          0.5
+    3         13     True               1          0.0
     """
 
     def __init__(self, *, random_state=None):
