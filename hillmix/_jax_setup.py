@@ -89,6 +89,15 @@ def configure_cpu_devices() -> int | None:
 
 
 # --------------------------------------------------------------- precision
+def _x64_scope():
+    """JAX's thread-local double-precision scope: ``jax.enable_x64``, or its older home."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # older JAX
+
+    return enable_x64(True)
+
+
 @contextlib.contextmanager
 def double_precision():
     """Compute in double precision inside the block, whatever JAX's global setting.
@@ -112,7 +121,7 @@ def double_precision():
     ...     print(jnp.ones(1).dtype)
     float64
     """
-    with jax.enable_x64(True):
+    with _x64_scope():
         yield
 
 
@@ -121,7 +130,7 @@ def in_double_precision(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with jax.enable_x64(True):
+        with _x64_scope():
             return function(*args, **kwargs)
 
     return wrapper

@@ -1,12 +1,26 @@
-"""scikit-learn's estimator checks on every registered hillmix estimator."""
+"""The checks every registered estimator passes: scikit-learn's, and hillmix's own by kind."""
+
+import importlib
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from hillmix.utils import all_estimators, check_generator, resolve_seed
+import hillmix
+import hillmix_opt
+import hillmix_sim
+from hillmix.utils import (
+    all_estimators,
+    check_allocator,
+    check_generator,
+    check_simulator,
+    check_strategy,
+    resolve_seed,
+)
 from hillmix.utils._discovery import defined_estimators
 from hillmix_opt import HillCurveModel, RandomStrategy
 from hillmix_sim import HashingEmbedder
+
+PACKAGES = (hillmix, hillmix_sim, hillmix_opt)
 
 # Fast, seeded constructor arguments for the checks (the checks fit dozens
 # of times on tiny data).
@@ -59,14 +73,59 @@ FAST_PARAMS = {
     },
 }
 
+# Arguments of a simulator's generate() for check_simulator (small sizes).
+GENERATE_PARAMS = {"RetailSimulator": {"n_weeks": 3}}
+
+# Every name each package exported before the layout of one folder per
+# family: they must keep importing from the package itself.
+EXPORTED_BEFORE = {
+    "hillmix": [
+        "PRIOR_NAMES", "ConvergenceWarning", "HillMixtureMMM", "bulk_ess", "default_priors",
+        "enable_compilation_cache", "geometric_adstock", "geometric_adstock_weights", "hill",
+        "hill_mixture", "lag_stack", "plot_contributions", "plot_response_curves", "rank_rhat",
+        "summarize_draws",
+    ],
+    "hillmix.utils": ["all_estimators", "check_generator", "estimator_from_name", "resolve_seed"],
+    "hillmix_sim": [
+        "TRANSACTION_COLUMNS", "USER_FEATURES", "USER_SCORE_COLUMNS", "ActionBank",
+        "ActionBankAlgorithm", "ActionEmbedder", "CompanySimulator", "FallbackWarning",
+        "GMMPreference", "HashingEmbedder", "LLMActionGenerator", "LinearPreference",
+        "MMMDataGenerator", "MixtureOfExpertsPreference", "OpenAIUnavailableError", "RetailData",
+        "RetailSimulator", "SentenceTransformerEmbedder", "SimulationData", "SimulationResults",
+        "TemplateActionGenerator", "UserGenerator", "make_action_bank", "make_ground_truth",
+        "make_mmm_data", "make_retail_data", "user_matrix",
+    ],
+    "hillmix_opt": [
+        "STRATEGIES", "AllocationResult", "BootstrapEnsembleStrategy", "BudgetAllocator",
+        "HillCurveModel", "LinUCBStrategy", "ModelWeight", "RandomStrategy", "ResponseModel",
+        "ZeroWeightWarning", "make_strategy",
+    ],
+    "hillmix_cli": ["build_parser", "main"],
+}  # fmt: skip
+
+PUBLIC_MODULES = (
+    "hillmix",
+    "hillmix.utils",
+    "hillmix_sim",
+    "hillmix_sim.retail",
+    "hillmix_sim.targeting",
+    "hillmix_opt",
+    "hillmix_opt.allocation",
+    "hillmix_opt.targeting",
+    "hillmix_cli",
+)
 
 # The fast settings are far too short for NUTS to converge; the checks are
 # about the estimator contract, so the convergence warning is expected.
 pytestmark = pytest.mark.filterwarnings("ignore::hillmix.exceptions.ConvergenceWarning")
 
 
-def _instances():
-    return [cls(**FAST_PARAMS.get(name, {})) for name, cls in all_estimators()]
+def _instance(name, cls):
+    return cls(**FAST_PARAMS.get(name, {}))
+
+
+def _instances(kind=None):
+    return [_instance(name, cls) for name, cls in all_estimators(PACKAGES, kind=kind)]
 
 
 def _expected_failed_checks(estimator):
@@ -79,17 +138,81 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
+@pytest.mark.parametrize("strategy", _instances("strategy"), ids=type)
+def test_strategy_contract(strategy):
+    check_strategy(type(strategy).__name__, strategy)
+
+
+@pytest.mark.parametrize("simulator", _instances("simulator"), ids=type)
+def test_simulator_contract(simulator):
+    name = type(simulator).__name__
+    check_simulator(name, simulator, GENERATE_PARAMS.get(name))
+
+
+@pytest.mark.parametrize("allocator", _instances("allocator"), ids=type)
+def test_allocator_contract(allocator):
+    check_allocator(type(allocator).__name__, allocator)
+
+
+def test_every_kind_has_its_estimators():
+    # A check that runs over nothing would pass for the wrong reason.
+    kinds = {kind: [n for n, _ in all_estimators(PACKAGES, kind=kind)] for kind in
+             ("strategy", "simulator", "allocator")}  # fmt: skip
+    assert kinds == {
+        "strategy": ["BootstrapEnsembleStrategy", "LinUCBStrategy", "RandomStrategy"],
+        "simulator": ["CompanySimulator", "MMMDataGenerator", "RetailSimulator", "UserGenerator"],
+        "allocator": ["BudgetAllocator"],
+    }
+
+
 def test_every_estimator_is_registered():
-    registered = {cls for _, cls in all_estimators()}
-    unregistered = [name for name, cls in defined_estimators() if cls not in registered]
+    registered = {cls for _, cls in all_estimators(PACKAGES)}
+    unregistered = [name for name, cls in defined_estimators(PACKAGES) if cls not in registered]
     assert not unregistered, (
         f"{unregistered} are estimators but not exported in their package's __all__"
     )
 
 
-@pytest.mark.parametrize("name", [name for name, _ in all_estimators()])
+@pytest.mark.parametrize("name", [name for name, _ in all_estimators(PACKAGES)])
 def test_every_estimator_has_fast_settings(name):
     assert name in FAST_PARAMS, f"add fast constructor settings for {name} to FAST_PARAMS"
+
+
+def test_discovery_takes_modules_not_names():
+    with pytest.raises(TypeError, match="imported modules"):
+        all_estimators(["hillmix_opt"])
+    with pytest.raises(ValueError, match="kind"):
+        all_estimators(PACKAGES, kind="regressor")
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_public_name_imports(module):
+    imported = importlib.import_module(module)
+    names = imported.__all__
+    assert sorted(names) == sorted(set(names)), f"{module}.__all__ repeats names"
+    missing = [name for name in names if not hasattr(imported, name)]
+    assert not missing, f"{module}.__all__ lists {missing}, which it does not define"
+
+
+@pytest.mark.parametrize("module", sorted(EXPORTED_BEFORE))
+def test_names_exported_before_the_layout_still_import(module):
+    imported = importlib.import_module(module)
+    lost = [name for name in EXPORTED_BEFORE[module] if name not in imported.__all__]
+    assert not lost, f"{module} no longer exports {lost}"
+
+
+def test_subpackages_export_only_what_their_package_exports():
+    # One public path per name: users import from the package, as the docs do.
+    for package, families in [
+        (hillmix_sim, ("retail", "targeting")),
+        (hillmix_opt, ("allocation", "targeting")),
+    ]:
+        for family in families:
+            module = importlib.import_module(f"{package.__name__}.{family}")
+            extra = set(module.__all__) - set(package.__all__)
+            assert not extra, f"{module.__name__} exports {sorted(extra)} that {package} does not"
+            for name in module.__all__:
+                assert getattr(module, name) is getattr(package, name)
 
 
 @pytest.mark.parametrize("seed", [0, 5, 2**31 - 1])

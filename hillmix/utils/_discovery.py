@@ -1,24 +1,51 @@
-"""Discovery of the public estimators of hillmix, hillmix_sim and hillmix_opt."""
+"""Discovery of the public estimators of the packages it is given."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
 import pkgutil
+import types
+from collections.abc import Iterable
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["PACKAGES", "all_estimators", "defined_estimators", "estimator_from_name"]
+from ._estimator_checks import estimator_kind
 
-PACKAGES = ("hillmix", "hillmix_sim", "hillmix_opt")
+__all__ = ["all_estimators", "defined_estimators", "estimator_from_name"]
+
+_KINDS = ("strategy", "allocator", "simulator")
 
 
-def all_estimators() -> list[tuple[str, type]]:
-    """Every public estimator of the distribution: the registry.
+def _modules(packages) -> list[types.ModuleType]:
+    if isinstance(packages, types.ModuleType):
+        packages = [packages]
+    packages = list(packages)
+    for package in packages:
+        if not isinstance(package, types.ModuleType):
+            raise TypeError(
+                "packages must be imported modules (such as hillmix, hillmix_sim, hillmix_opt), "
+                f"got {type(package).__name__}: the packages to search are passed in, never "
+                "imported by name, so hillmix keeps no dependency on its siblings."
+            )
+    return packages
+
+
+def all_estimators(
+    packages: types.ModuleType | Iterable[types.ModuleType], kind: str | None = None
+) -> list[tuple[str, type]]:
+    """Every public estimator of ``packages``: the registry.
 
     An estimator is registered by being exported in its package's
-    ``__all__``. The packages are imported by name here, so ``hillmix``
-    itself keeps no import-time dependency on its siblings.
+    ``__all__``.
+
+    Parameters
+    ----------
+    packages : module or iterable of modules
+        The packages to search, imported by the caller.
+    kind : {"strategy", "allocator", "simulator"}, default=None
+        Only estimators of this kind (see
+        :func:`~hillmix.utils.estimator_kind`); all when None.
 
     Returns
     -------
@@ -27,33 +54,42 @@ def all_estimators() -> list[tuple[str, type]]:
 
     Examples
     --------
+    >>> import hillmix
     >>> from hillmix.utils import all_estimators
-    >>> "HillMixtureMMM" in dict(all_estimators())
-    True
+    >>> all_estimators(hillmix)
+    [('HillMixtureMMM', <class 'hillmix._mmm.HillMixtureMMM'>)]
     """
+    if kind is not None and kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS} or None, got {kind!r}.")
     found = {}
-    for package in PACKAGES:
-        module = importlib.import_module(package)
+    for module in _modules(packages):
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
-            if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            is_estimator = inspect.isclass(obj) and issubclass(obj, BaseEstimator)
+            if is_estimator and (kind is None or estimator_kind(obj) == kind):
                 found[name] = obj
     return sorted(found.items())
 
 
-def defined_estimators() -> list[tuple[str, type]]:
-    """Every public estimator class defined anywhere in the three packages.
+def defined_estimators(
+    packages: types.ModuleType | Iterable[types.ModuleType],
+) -> list[tuple[str, type]]:
+    """Every public estimator class defined anywhere in ``packages``.
 
     Walks all modules, registered or not; the common tests compare this with
     :func:`all_estimators` so an estimator cannot be added unregistered.
+
+    Parameters
+    ----------
+    packages : module or iterable of modules
 
     Returns
     -------
     estimators : list of (qualified name, class)
     """
     found = {}
-    for package in PACKAGES:
-        root = importlib.import_module(package)
+    for root in _modules(packages):
+        package = root.__name__
         modules = [root] + [
             importlib.import_module(info.name)
             for info in pkgutil.walk_packages(root.__path__, prefix=package + ".")

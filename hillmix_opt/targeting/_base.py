@@ -45,7 +45,7 @@ __all__ = [
     "BOOTSTRAP_STREAM",
     "DECISION_STREAM",
     "PRIOR_STREAM",
-    "BaseStrategy",
+    "_BaseStrategy",
     "aligned_blocks",
     "aligned_matmul",
     "counter_uniforms",
@@ -296,7 +296,7 @@ def _read_log(observations, feature_columns):
 
 
 # ---------------------------------------------------------------- base class
-class BaseStrategy(BaseEstimator):
+class _BaseStrategy(BaseEstimator):
     """Banks, users, memory and decisions; subclasses supply the model.
 
     A subclass implements ``_scores(X, start)`` (scores of shape (n, K) or

@@ -11,9 +11,9 @@ import functools
 
 import numpy as np
 
-from ._base import BaseStrategy, one_blas_thread
+from ._base import _BaseStrategy, one_blas_thread
 
-__all__ = ["CrossedStrategy"]
+__all__ = ["_CrossedStrategy"]
 
 
 # Users per action of a batch above which the per-action sums of x x^T are
@@ -69,7 +69,7 @@ def _add_kron_gram(A: np.ndarray, S: np.ndarray, Phi: np.ndarray):
     A5 += T.transpose(0, 1, 3, 2, 4)
 
 
-class CrossedStrategy(BaseStrategy):
+class _CrossedStrategy(_BaseStrategy):
     """Ridge models over users crossed with projected action embeddings.
 
     The feature of user ``x`` and action ``a`` is ``z = x_aug kron phi(a)``

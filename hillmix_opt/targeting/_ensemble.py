@@ -17,7 +17,7 @@ from ._base import (
     counter_uniforms,
     stream_base,
 )
-from ._crossed import CrossedStrategy
+from ._crossed import _CrossedStrategy
 from ._policies import POLICY_CONSTRAINTS
 
 __all__ = ["BootstrapEnsembleStrategy"]
@@ -26,7 +26,7 @@ __all__ = ["BootstrapEnsembleStrategy"]
 _POISSON_CDF = stats.poisson(1.0).cdf(np.arange(20))
 
 
-class BootstrapEnsembleStrategy(CrossedStrategy):
+class BootstrapEnsembleStrategy(_CrossedStrategy):
     """An ensemble of bootstrapped ridge heads: Thompson-style exploration.
 
     The role of a bootstrapped DQN in a contextual bandit: ``n_heads``
@@ -121,7 +121,7 @@ class BootstrapEnsembleStrategy(CrossedStrategy):
     """
 
     _parameter_constraints: dict = {
-        **CrossedStrategy._parameter_constraints,
+        **_CrossedStrategy._parameter_constraints,
         **POLICY_CONSTRAINTS,
         "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
         "bootstrap": [StrOptions({"poisson", "bernoulli"})],

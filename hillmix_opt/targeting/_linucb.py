@@ -11,7 +11,7 @@ from scipy.linalg import lapack
 from sklearn.utils._param_validation import Interval
 
 from ._base import aligned_blocks, aligned_matmul
-from ._crossed import CrossedStrategy, _pair_products, _pair_weights_of, _pairs_of
+from ._crossed import _CrossedStrategy, _pair_products, _pair_weights_of, _pairs_of
 from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["LinUCBStrategy"]
@@ -118,7 +118,7 @@ def linucb_scores(
     return mean + alpha * np.sqrt(np.maximum(width, 0.0))
 
 
-class LinUCBStrategy(CrossedStrategy):
+class LinUCBStrategy(_CrossedStrategy):
     """LinUCB over user features crossed with action embeddings, with logged propensities.
 
     One ridge regression of rewards on ``z(x, a) = x_aug kron phi(a)``,
@@ -248,7 +248,7 @@ class LinUCBStrategy(CrossedStrategy):
     """
 
     _parameter_constraints: dict = {
-        **CrossedStrategy._parameter_constraints,
+        **_CrossedStrategy._parameter_constraints,
         **POLICY_CONSTRAINTS,
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "ridge": [Interval(numbers.Real, 0, None, closed="neither")],

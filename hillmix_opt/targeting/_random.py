@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import BaseStrategy
+from ._base import _BaseStrategy
 
 __all__ = ["RandomStrategy"]
 
 
-class RandomStrategy(BaseStrategy):
+class RandomStrategy(_BaseStrategy):
     """The uniform baseline: each action of the bank with probability ``1 / n_actions``.
 
     It learns nothing that changes its decisions, but it keeps the same

@@ -52,6 +52,7 @@ __all__ = [
     "batch_done",
     "check_writable",
     "clear_batch",
+    "collect_batch",
     "concat_parts",
     "household_columns",
     "open_dataset_dir",
@@ -353,6 +354,22 @@ def weekly_frame(totals: dict, plan: pd.DataFrame, state: WeeklyState) -> pd.Dat
     for name in ("baskets", "shoppers", "units"):
         frame[name] = totals[name]
     return frame
+
+
+def collect_batch(ctx: BatchContext, start: int, stop: int) -> tuple[dict, dict, dict]:
+    """Households ``start + 1 .. stop`` as table columns; runs in a worker.
+
+    Returns
+    -------
+    lines : dict of str to ndarray
+        The transactions' columns.
+    households : dict of str to ndarray
+        The households' columns (:func:`household_columns`).
+    totals : dict of str to ndarray
+        The batch's weekly sums (exact integers).
+    """
+    hh, trips, baskets = simulate_batch(ctx, start, stop, collect_lines=True)
+    return baskets.lines, household_columns(hh, ctx), weekly_totals(baskets, trips)
 
 
 def write_parquet_batch(ctx: BatchContext, root: Path, index: int, start: int, stop: int) -> int:

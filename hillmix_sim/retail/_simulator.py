@@ -37,6 +37,7 @@ from ._engine import (
 from ._io import (
     TRANSACTION_COLUMNS,
     RetailData,
+    collect_batch,
     concat_parts,
     household_columns,
     sum_totals,
@@ -560,8 +561,20 @@ class RetailSimulator(BaseEstimator):
         )
 
     # ------------------------------------------------------------ outputs
-    def generate(self, n_weeks: int | None = None, spend=None) -> RetailData:
+    def generate(
+        self,
+        n_weeks: int | None = None,
+        spend=None,
+        *,
+        batch_size: int = _WORK_BATCH,
+        n_jobs: int | None = None,
+    ) -> RetailData:
         """Simulate every household for ``n_weeks`` weeks, in memory.
+
+        Households are simulated in batches, through joblib when ``n_jobs``
+        asks for workers (any joblib backend runs them, a dask cluster's
+        included); the data are the same, bit for bit, whatever
+        ``batch_size`` and ``n_jobs``.
 
         Parameters
         ----------
@@ -571,20 +584,25 @@ class RetailSimulator(BaseEstimator):
             Media spend per week and channel (a DataFrame may give a subset
             of the channels; the others spend nothing). ``None`` uses
             :meth:`default_spend`.
+        batch_size : int, default=5000
+            Households simulated together: bounds the temporaries of a batch.
+        n_jobs : int, default=None
+            Parallel workers, as joblib counts them (None is one, -1 all cores).
 
         Returns
         -------
         data : RetailData
         """
+        _check_batching(batch_size, n_jobs)
         plan = self._check_spend(n_weeks, spend)
         ctx = self._context(plan)
-        lines, traits, totals = [], [], []
-        for start in range(0, self.settings_["n_households"], _WORK_BATCH):
-            stop = min(start + _WORK_BATCH, self.settings_["n_households"])
-            hh, trips, baskets = simulate_batch(ctx, start, stop, collect_lines=True)
-            lines.append(baskets.lines)
-            traits.append(household_columns(hh, ctx))
-            totals.append(weekly_totals(baskets, trips))
+        n_households = self.settings_["n_households"]
+        tasks = (
+            delayed(collect_batch)(ctx, start, min(start + batch_size, n_households))
+            for start in range(0, n_households, int(batch_size))
+        )
+        parts = Parallel(n_jobs=n_jobs)(tasks)
+        lines, traits, totals = zip(*parts, strict=True)
         transactions = pd.DataFrame(
             {name: concat_parts([part[name] for part in lines]) for name in TRANSACTION_COLUMNS}
         )
@@ -597,7 +615,7 @@ class RetailSimulator(BaseEstimator):
             products=self.products_.copy(),
             stores=self.stores_.copy(),
             promotions=promotions_table(self.catalog_, ctx.state),
-            weekly=weekly_frame(sum_totals(totals), plan, ctx.state),
+            weekly=weekly_frame(sum_totals(list(totals)), plan, ctx.state),
         )
 
     def transform(self, spend_plan) -> pd.DataFrame:
@@ -743,10 +761,7 @@ class RetailSimulator(BaseEstimator):
             The dataset directory. Read it with ``pandas.read_parquet(path /
             "transactions")`` (a ``batch`` column says which file a row is from).
         """
-        if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if n_jobs is not None and (not isinstance(n_jobs, Integral) or n_jobs == 0):
-            raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
+        _check_batching(batch_size, n_jobs)
         plan = self._check_spend(n_weeks, spend)
         rio.check_writable(path)
         starts = list(range(0, self.settings_["n_households"], int(batch_size)))
@@ -879,6 +894,15 @@ def make_retail_data(
 
 
 # ------------------------------------------------------------------ helpers
+def _check_batching(batch_size, n_jobs):
+    if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if n_jobs is not None and (
+        not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0
+    ):
+        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
+
+
 def _check_n_weeks(n_weeks) -> int:
     if not isinstance(n_weeks, Integral) or isinstance(n_weeks, bool) or n_weeks < 1:
         raise ValueError(f"n_weeks must be a positive integer, got {n_weeks!r}.")

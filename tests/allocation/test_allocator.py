@@ -479,7 +479,7 @@ def test_progress_bars(history, capsys):
 
 def test_docs_page_examples_run():
     # docs/allocation.rst is a worked example: its numbers must stay true.
-    page = Path(__file__).resolve().parents[1] / "docs" / "allocation.rst"
+    page = Path(__file__).resolve().parents[2] / "docs" / "allocation.rst"
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     result = doctest.testfile(str(page), module_relative=False, optionflags=flags)
     assert result.failed == 0 and result.attempted > 20

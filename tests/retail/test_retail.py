@@ -24,7 +24,7 @@ from hillmix_cli import main
 from hillmix_sim import TRANSACTION_COLUMNS, RetailSimulator, make_retail_data
 from hillmix_sim.retail._traits import check_trait, sample_trait
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"n_products": 120, "n_categories": 12, "n_stores": 4, "random_state": 0}
 
 

@@ -249,7 +249,7 @@ def test_docs_page_examples_run():
     import doctest
     from pathlib import Path
 
-    page = Path(__file__).resolve().parents[1] / "docs" / "targeting.rst"
+    page = Path(__file__).resolve().parents[2] / "docs" / "targeting.rst"
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     result = doctest.testfile(str(page), module_relative=False, optionflags=flags)
     assert result.failed == 0 and result.attempted >= 5
@@ -277,8 +277,17 @@ def test_generator_random_state_and_recorded_seed_reproduce_the_run():
     replay = small_simulator(random_state=config["root_seed"], n_iterations=1).fit()
     pd.testing.assert_frame_equal(rng_run.results_.observations[0], replay.results_.observations[0])
     for est in (UserGenerator, LinearPreference):
-        assert est(random_state=np.random.default_rng(0)).get_params()["random_state"] is not None
-    UserGenerator(random_state=np.random.default_rng(0)).fit()
+        # Stored as given, not consumed at construction.
+        generator = np.random.default_rng(0)
+        assert est(random_state=generator).get_params()["random_state"] is generator
+        assert generator.bit_generator.state == np.random.default_rng(0).bit_generator.state
+    # fit draws from the generator: equal generators give equal users, and
+    # the caller's generator moves on.
+    generator = np.random.default_rng(0)
+    first = UserGenerator(random_state=generator).fit().generate(50)
+    again = UserGenerator(random_state=np.random.default_rng(0)).fit().generate(50)
+    pd.testing.assert_frame_equal(first, again)
+    assert generator.bit_generator.state != np.random.default_rng(0).bit_generator.state
 
 
 def test_a_given_action_generator_is_seeded_not_advanced():

@@ -165,7 +165,15 @@ def test_plots_return_axes(fitted, data):
     X, _, _ = data
     _, ax = plt.subplots()
     assert fitted.plot_response_curves(ax=ax) is ax
-    assert fitted.plot_contributions(X) is not None
+    assert len(ax.lines) == len(fitted.channel_names_)
+    _, ax = plt.subplots()
+    assert fitted.plot_contributions(X, ax=ax) is ax
+    # One stacked area per part, baseline first, topped by the prediction.
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["baseline", *map(str, fitted.channel_names_)]
+    assert len(ax.collections) == len(labels)
+    top = ax.collections[-1].get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx(fitted.predict(X).max(), rel=1e-9)
     plt.close("all")
 
 

@@ -36,7 +36,7 @@ print(json.dumps({
 def _probe(env_update=(), prelude="", fit=False):
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_ENABLE_X64")}
     # The suite's compilation cache (tests/conftest.py): a fit loads its program.
-    root = os.path.join(os.path.dirname(__file__), "..", ".jax_cache")
+    root = os.path.join(os.path.dirname(__file__), "..", "..", ".jax_cache")
     env["HILLMIX_COMPILATION_CACHE"] = os.environ.get("HILLMIX_JAX_CACHE", root)
     env.update(env_update)
     out = subprocess.run(
