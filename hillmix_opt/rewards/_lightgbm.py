@@ -1,0 +1,293 @@
+"""LightGBMRewardModel: gradient boosting on users and actions, on one machine or a dask cluster."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
+from tqdm.auto import tqdm
+
+from hillmix.utils import resolve_seed
+
+from ._base import _MAX_ROWS, BaseRewardModel
+
+__all__ = ["LightGBMRewardModel"]
+
+
+def _is_dask(X) -> bool:
+    return type(X).__module__.split(".")[0] in {"dask", "dask_expr"}
+
+
+class LightGBMRewardModel(BaseRewardModel):
+    """Gradient-boosted trees over the user's features and the action's projected embedding.
+
+    Trees find the interactions between users and actions themselves. The
+    boosting stops early when the log loss on a held-out share of the rows
+    has not improved for ``early_stopping_rounds`` rounds, and the model of
+    the best round is kept.
+
+    Logs larger than one machine train through LightGBM's own dask interface
+    (:class:`lightgbm.DaskLGBMClassifier`): pass a dask DataFrame of joined
+    rows (with named ``emb_*`` columns) and a dask Series of clicks, with a
+    ``dask.distributed`` client running. The preprocessing statistics (the
+    users' scaling, the distinct actions' principal directions) are computed
+    on the cluster; LightGBM's dask interface has no early stopping, so all
+    ``n_estimators`` rounds are trained. The fitted model predicts locally.
+
+    Parameters
+    ----------
+    n_estimators : int, default=500
+        Boosting rounds at most.
+    learning_rate : float, default=0.05
+    num_leaves : int, default=31
+        Leaves per tree.
+    min_child_samples : int, default=50
+        Rows a leaf needs at least.
+    reg_lambda : float, default=1.0
+        L2 penalty on leaf values.
+    early_stopping_rounds : int or None, default=50
+        Rounds without improvement of the held-out log loss before stopping;
+        None trains every round on every row.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping.
+    pca_components : int or None, default=16
+        Principal directions of the actions' embeddings kept.
+    action_features : "auto", int or list of str, default="auto"
+        Which columns of ``X`` are the action's embedding (see
+        :class:`LogisticRewardModel`).
+    n_jobs : int or None, default=None
+        LightGBM's threads; None uses LightGBM's default (all cores). The
+        model is the same whatever the number (LightGBM's deterministic mode).
+    random_state : int, numpy.random.Generator or None, default=None
+        Seeds the held-out split and LightGBM.
+    progress : bool, default=False
+        A progress bar over boosting rounds.
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+    n_estimators_ : int
+        Rounds kept (the best round, with early stopping).
+    classes_, n_features_in_, feature_names_in_, n_user_features_, n_action_features_
+        As in :class:`LogisticRewardModel`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hillmix_opt import LightGBMRewardModel
+    >>> rng = np.random.default_rng(0)
+    >>> users, actions = rng.normal(size=(2000, 3)), rng.normal(size=(20, 4))
+    >>> a = rng.integers(20, size=2000)
+    >>> p = 1 / (1 + np.exp(-(2 * users[:, 0] * actions[a, 0] - 1)))
+    >>> X, y = np.hstack([users, actions[a]]), (rng.random(2000) < p).astype(int)
+    >>> model = LightGBMRewardModel(n_estimators=50, action_features=4, random_state=0)
+    >>> model.fit(X, y).predict_matrix(users[:3], actions).shape
+    (3, 20)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseRewardModel._parameter_constraints,
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "num_leaves": [Interval(numbers.Integral, 2, None, closed="left")],
+        "min_child_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "reg_lambda": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "random_state": ["random_state", np.random.Generator],
+        "progress": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int | None = 50,
+        validation_fraction: float = 0.1,
+        pca_components: int | None = 16,
+        action_features="auto",
+        n_jobs: int | None = None,
+        random_state=None,
+        progress: bool = False,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.pca_components = pca_components
+        self.action_features = action_features
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.progress = progress
+
+    def _lgbm_params(self, seed: int) -> dict:
+        params = {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "reg_lambda": self.reg_lambda,
+            # LightGBM's seeds are 32-bit signed: one derived from the 32-bit seed.
+            "random_state": int(np.random.SeedSequence(seed).generate_state(1)[0] >> 1),
+            # The same trees whatever the number of threads.
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+        }
+        if self.n_jobs is not None:
+            params["n_jobs"] = self.n_jobs
+        return params
+
+    def _callbacks(self):
+        if not self.progress:
+            return []
+        bar = tqdm(total=self.n_estimators, desc="boosting", leave=False)
+
+        def update(env):
+            bar.update(1)
+            if env.iteration + 1 == env.end_iteration:
+                bar.close()
+
+        return [update]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Boost trees on joined rows, holding out a share of them to stop early.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame, dask DataFrame} of shape (n_rows, n_features)
+            User features, then the action's embedding (see
+            :func:`~hillmix_opt.reward_table`). A dask DataFrame trains on
+            the dask cluster of the current client.
+        y : array-like or dask Series of shape (n_rows,)
+            Clicks, 0 or 1, both present.
+        sample_weight : array-like of shape (n_rows,), default=None
+            Not with dask input.
+
+        Returns
+        -------
+        self : LightGBMRewardModel
+        """
+        import lightgbm
+
+        seed = resolve_seed(self.random_state)
+        if _is_dask(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported with dask input.")
+            return self._fit_dask(X, y, seed)
+        U, A, y, w = self._fit_rows(X, y, sample_weight)
+        features = np.hstack([U, A])
+        model = lightgbm.LGBMClassifier(**self._lgbm_params(seed))
+        callbacks = self._callbacks()
+        if self.early_stopping_rounds is None:
+            model.fit(features, y, sample_weight=w, callbacks=callbacks)
+        else:
+            train, valid = self._holdout(y, seed)
+            model.fit(
+                features[train],
+                y[train],
+                sample_weight=None if w is None else w[train],
+                eval_set=[(features[valid], y[valid])],
+                eval_sample_weight=None if w is None else [w[valid]],
+                callbacks=[
+                    *callbacks,
+                    lightgbm.early_stopping(self.early_stopping_rounds, verbose=False),
+                ],
+            )
+        self._keep(model.booster_, model.best_iteration_)
+        return self
+
+    def _holdout(self, y, seed):
+        """Rows to train on and rows to stop early on; both classes in the training rows."""
+        order = np.random.default_rng(seed).permutation(len(y))
+        n_valid = int(round(self.validation_fraction * len(y)))
+        n_valid = min(max(n_valid, 1), len(y) - 2) if len(y) > 2 else 0
+        valid, train = order[:n_valid], order[n_valid:]
+        if n_valid == 0 or np.unique(y[train]).size < 2 or np.unique(y[valid]).size < 2:
+            return order, order  # too few rows to split: stop early on the training rows
+        return np.sort(train), np.sort(valid)
+
+    def _keep(self, booster, best_iteration):
+        self.n_estimators_ = int(best_iteration) if best_iteration else booster.current_iteration()
+        self.booster_ = booster
+
+    def _fit_dask(self, X, y, seed):
+        from lightgbm import DaskLGBMClassifier
+
+        columns = list(X.columns)
+        self._check_columns_for_dask(columns)
+        user_idx, action_idx = self._split(len(columns), columns)
+        users = [columns[i] for i in user_idx]
+        actions = [columns[i] for i in action_idx]
+        labels = np.unique(np.asarray(y.unique().compute()))
+        self._check_labels(labels if labels.size else np.array([0]))
+        mean = X[users].mean().compute().to_numpy(dtype=np.float64)
+        scale = X[users].std(ddof=0).compute().to_numpy(dtype=np.float64)
+        distinct = X[actions].drop_duplicates().compute().to_numpy(dtype=np.float64)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = len(columns)
+        self.feature_names_in_ = np.asarray([str(c) for c in columns], dtype=object)
+        self.user_columns_, self.action_columns_ = user_idx, action_idx
+        self.n_user_features_, self.n_action_features_ = len(users), len(actions)
+        self.user_mean_, self.user_scale_ = mean, np.where(scale > 0, scale, 1.0)
+        self._fit_projection(distinct)
+
+        def features(part: pd.DataFrame) -> pd.DataFrame:
+            U = self._users(part[users].to_numpy(dtype=np.float64))
+            A = self._actions(part[actions].to_numpy(dtype=np.float64))
+            return pd.DataFrame(np.hstack([U, A]), index=part.index)
+
+        meta = pd.DataFrame(
+            np.zeros((0, len(users) + self.action_projection_.shape[1])), columns=None
+        )
+        transformed = X.map_partitions(features, meta=meta)
+        model = DaskLGBMClassifier(**self._lgbm_params(seed))
+        model.fit(transformed, y.astype(int))
+        local = model.to_local()
+        self._keep(local.booster_, None)
+        return self
+
+    def _check_columns_for_dask(self, columns):
+        if not any(str(c).startswith("emb_") for c in columns) and self.action_features == "auto":
+            raise ValueError(
+                "A dask DataFrame needs its action columns named emb_* (as reward_table names "
+                "them), or action_features naming them."
+            )
+
+    def _row_logits(self, U, A):
+        return self._raw(np.hstack([U, A]))
+
+    def _raw(self, features):
+        num_threads = 0 if self.n_jobs is None else self.n_jobs
+        return self.booster_.predict(
+            features, raw_score=True, num_iteration=self.n_estimators_, num_threads=num_threads
+        )
+
+    def _matrix_logits(self, U, A):
+        # The cross join in chunks, written into one reused buffer.
+        n_users, n_actions = len(U), len(A)
+        p, k = U.shape[1], A.shape[1]
+        step = max(1, _MAX_ROWS // n_actions)
+        out = np.empty((n_users, n_actions))
+        buffer = np.empty((min(step, n_users), n_actions, p + k))
+        buffer[:, :, p:] = A[None]
+        for start in range(0, n_users, step):
+            part = U[start : start + step]
+            rows = buffer[: len(part)]
+            rows[:, :, :p] = part[:, None, :]
+            out[start : start + len(part)] = self._raw(rows.reshape(-1, p + k)).reshape(
+                len(part), n_actions
+            )
+        return out
