@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed-dev
-EXTRAS ?= dev
+# torch: the torch reward models are tested too (CPU torch from constraints.txt).
+EXTRAS ?= dev,torch
 
 .PHONY: demo test lint docs bench venv clean
 

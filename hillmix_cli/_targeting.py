@@ -1,4 +1,4 @@
-"""``hillmix targeting``: generate simulation data and run the targeting simulation."""
+"""``hillmix targeting``: generate simulation data, run the simulation, compare reward models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ __all__ = ["add_targeting_parser", "run_targeting"]
 # test checks them against hillmix_opt.STRATEGIES and hillmix_sim.GROUND_TRUTHS.
 STRATEGIES = ("linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random")
 GROUND_TRUTHS = ("mixture_of_experts", "gmm", "linear")
+REWARD_MODELS = (
+    "logistic",
+    "lightgbm",
+    "neural",
+    "bayesian_neural",
+    "gaussian_process",
+    "ft_transformer",
+)
 EMBEDDERS = ("hashing", "openai", "sentence-transformer", "auto")
 
 
@@ -39,29 +47,87 @@ def add_targeting_parser(commands) -> None:
         help="new directory for the results (default: results/simulation_<timestamp>)",
     )
     simulate.add_argument("--action_bank_size", type=int, default=0, help="0 keeps the bank")
-    simulate.add_argument("--company_strategy", choices=STRATEGIES, default="linucb")
-    simulate.add_argument("--alpha", type=float, default=1.0, help="LinUCB exploration")
+    _company_options(simulate)
     simulate.add_argument(
+        "--reward_model_type",
+        choices=REWARD_MODELS,
+        default="lightgbm",
+        help="reward model of the action-bank algorithm (used when action_bank_size > 0)",
+    )
+    _reward_model_options(simulate)
+    simulate.add_argument("--batch_size", type=int, default=1000)
+    simulate.add_argument("--observations_format", choices=("parquet", "csv"), default="parquet")
+
+    compare = jobs.add_parser(
+        "compare-rewards",
+        help="fit every reward model on one simulated log and score it against the truth",
+    )
+    _data_options(compare)
+    _company_options(compare)
+    compare.add_argument(
+        "--models",
+        default=",".join(REWARD_MODELS),
+        help=f"comma-separated reward models (default: all of {', '.join(REWARD_MODELS)})",
+    )
+    _reward_model_options(compare)
+    compare.add_argument(
+        "--eval_users", type=int, default=2000, help="fresh users scored against the truth"
+    )
+    compare.add_argument(
+        "--candidates", type=int, default=200, help="unseen candidate actions scored"
+    )
+    compare.add_argument("--out", default=None, help="CSV file for the table")
+
+
+def _company_options(parser: argparse.ArgumentParser) -> None:
+    """The simulated company: its strategy and its ground truth."""
+    parser.add_argument("--company_strategy", choices=STRATEGIES, default="linucb")
+    parser.add_argument("--alpha", type=float, default=1.0, help="LinUCB exploration")
+    parser.add_argument(
         "--use_pca",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="reduce action embeddings with PCA (default: on)",
     )
-    simulate.add_argument("--pca_components", type=int, default=16)
-    simulate.add_argument(
-        "--ground_truth_type", choices=GROUND_TRUTHS, default="mixture_of_experts"
+    parser.add_argument("--pca_components", type=int, default=16)
+    parser.add_argument("--ground_truth_type", choices=GROUND_TRUTHS, default="mixture_of_experts")
+    parser.add_argument("--gmm_components", type=int, default=5)
+    parser.add_argument("--density_scale_factor", type=float, default=1.0)
+    parser.add_argument("--min_utility", type=float, default=0.01)
+    parser.add_argument("--max_utility", type=float, default=0.3)
+
+
+def _reward_model_options(parser: argparse.ArgumentParser) -> None:
+    """The seed's options of the reward models; each applies to its model only."""
+    parser.add_argument("--lgb_n_estimators", type=int, default=500, help="LightGBM rounds")
+    parser.add_argument("--lgb_learning_rate", type=float, default=0.05)
+    parser.add_argument("--lgb_num_leaves", type=int, default=31)
+    parser.add_argument(
+        "--bnn_mc_samples", type=int, default=30, help="Monte Carlo dropout samples"
     )
-    simulate.add_argument("--gmm_components", type=int, default=5)
-    simulate.add_argument("--density_scale_factor", type=float, default=1.0)
-    simulate.add_argument("--min_utility", type=float, default=0.01)
-    simulate.add_argument("--max_utility", type=float, default=0.3)
-    simulate.add_argument(
-        "--reward_model_type",
-        default="lightgbm",
-        help="reward model of the action-bank algorithm (used when action_bank_size > 0)",
+    parser.add_argument(
+        "--fusion_type", choices=("concat", "attention"), default="concat", help="FT-Transformer"
     )
-    simulate.add_argument("--batch_size", type=int, default=1000)
-    simulate.add_argument("--observations_format", choices=("parquet", "csv"), default="parquet")
+
+
+def _reward_model(name: str, args):
+    """A reward model by name, with the options that apply to it, seeded from --seed."""
+    from hillmix_opt import make_reward_model
+
+    params = {}
+    if name == "lightgbm":
+        params.update(
+            n_estimators=args.lgb_n_estimators,
+            learning_rate=args.lgb_learning_rate,
+            num_leaves=args.lgb_num_leaves,
+        )
+    elif name == "bayesian_neural":
+        params["n_mc_samples"] = args.bnn_mc_samples
+    elif name == "ft_transformer":
+        params["fusion_type"] = args.fusion_type
+    if name != "logistic":
+        params["random_state"] = args.seed
+    return make_reward_model(name, **params)
 
 
 # Defaults of the data options; None on the command line tells an option
@@ -166,6 +232,8 @@ def run_targeting(args, stream) -> int:
 
 
 def _run(args, stream) -> int:
+    if args.targeting_command == "compare-rewards":
+        return _compare_rewards(args, stream)
     if args.targeting_command == "generate-data":
         _simulator(args).generate_data(args.out)
         print(f"simulation data written to {args.out}", file=stream)
@@ -189,6 +257,38 @@ def _run(args, stream) -> int:
     columns = ["iteration", "company_reward", "expected_reward", "oracle_reward", "random_reward"]
     print(results.iterations[columns].round(4).to_string(index=False), file=stream)
     print(f"results written to {results_dir}", file=stream)
+    return 0
+
+
+def _compare_rewards(args, stream) -> int:
+    import pandas as pd
+
+    from hillmix_opt import compare_reward_models
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REWARD_MODELS]
+    if unknown or not names:
+        raise ValueError(f"--models {args.models!r}: expected names among {list(REWARD_MODELS)}.")
+    if args.out is not None and Path(args.out).exists():
+        raise ValueError(f"--out {args.out} exists; choose a new file.")
+    models = {name: _reward_model(name, args) for name in names}
+    simulator = _simulator(args, _strategy(args), _ground_truth(args))
+    results = simulator.run()
+    table = compare_reward_models(
+        pd.concat(results.observations, ignore_index=True),
+        results.banks,
+        simulator.ground_truth_,
+        models=models,
+        n_users=args.eval_users,
+        n_candidates=args.candidates,
+        embedder=_embedder(args.embedder),
+        random_state=args.seed,
+        progress=not args.no_progress,
+    )
+    print(table.round(4).to_string(), file=stream)
+    if args.out is not None:
+        table.to_csv(args.out)
+        print(f"table written to {args.out}", file=stream)
     return 0
 
 

@@ -1,8 +1,9 @@
 """hillmix_opt: decisions on top of fitted models and simulators.
 
 May import :mod:`hillmix` and :mod:`hillmix_sim`. One family a folder:
-budget allocation (:mod:`hillmix_opt.allocation`) and targeting strategies
-(:mod:`hillmix_opt.targeting`); every public name is re-exported here.
+budget allocation (:mod:`hillmix_opt.allocation`), targeting strategies
+(:mod:`hillmix_opt.targeting`) and reward models of targeting logs
+(:mod:`hillmix_opt.rewards`); every public name is re-exported here.
 """
 
 from .allocation import (
@@ -13,6 +14,20 @@ from .allocation import (
     ResponseModel,
     ZeroWeightWarning,
 )
+from .rewards import (
+    EMBEDDING_PREFIX,
+    REWARD_MODELS,
+    BayesianNeuralRewardModel,
+    FTTransformerRewardModel,
+    GaussianProcessRewardModel,
+    LightGBMRewardModel,
+    LogisticRewardModel,
+    NeuralRewardModel,
+    compare_reward_models,
+    make_reward_model,
+    reward_model_scores,
+    reward_table,
+)
 from .targeting import (
     STRATEGIES,
     BootstrapEnsembleStrategy,
@@ -22,15 +37,27 @@ from .targeting import (
 )
 
 __all__ = [
+    "EMBEDDING_PREFIX",
+    "REWARD_MODELS",
     "STRATEGIES",
     "AllocationResult",
+    "BayesianNeuralRewardModel",
     "BootstrapEnsembleStrategy",
     "BudgetAllocator",
+    "FTTransformerRewardModel",
+    "GaussianProcessRewardModel",
     "HillCurveModel",
+    "LightGBMRewardModel",
     "LinUCBStrategy",
+    "LogisticRewardModel",
     "ModelWeight",
+    "NeuralRewardModel",
     "RandomStrategy",
     "ResponseModel",
     "ZeroWeightWarning",
+    "compare_reward_models",
+    "make_reward_model",
     "make_strategy",
+    "reward_model_scores",
+    "reward_table",
 ]

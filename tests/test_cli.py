@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from hillmix_cli import main
@@ -140,9 +141,29 @@ def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
 
 
 def test_targeting_choices_match_the_registries():
-    from hillmix_cli._targeting import GROUND_TRUTHS, STRATEGIES
+    from hillmix_cli._targeting import GROUND_TRUTHS, REWARD_MODELS, STRATEGIES
+    from hillmix_opt import REWARD_MODELS as registered_models
     from hillmix_opt import STRATEGIES as registered_strategies
     from hillmix_sim.targeting._preferences import GROUND_TRUTHS as registered_truths
 
     assert set(STRATEGIES) == set(registered_strategies)
     assert set(GROUND_TRUTHS) == set(registered_truths)
+    assert list(REWARD_MODELS) == list(registered_models)
+
+
+def test_compare_rewards_prints_and_writes_the_table(tmp_path, capsys):
+    out = tmp_path / "table.csv"
+    argv = ["targeting", "compare-rewards", "--iterations", "1", "--users", "2000"]
+    argv += ["--initial_actions", "6", "--models", "logistic,lightgbm", "--lgb_n_estimators", "30"]
+    argv += ["--eval_users", "100", "--candidates", "10", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "logistic" in printed and "candidates" in printed and out.exists()
+    table = pd.read_csv(out, index_col=[0, 1])
+    assert table.index.tolist() == [
+        ("logistic", "bank"), ("logistic", "candidates"),
+        ("lightgbm", "bank"), ("lightgbm", "candidates"),
+    ]  # fmt: skip
+    assert main(argv) == 2  # the table exists: a usage error, before any work
+    assert "exists" in capsys.readouterr().err
+    assert main([*argv[:-2], "--models", "svm"]) == 2

@@ -62,6 +62,23 @@ FAST_PARAMS = {
         "n_initial_actions": 3,
         "random_state": 0,
     },
+    # Reward models: few epochs (a higher rate), few trees, few inducing points.
+    "LogisticRewardModel": {},
+    "LightGBMRewardModel": {"n_estimators": 10, "random_state": 0},
+    "NeuralRewardModel": {"lr": 1e-2, "max_epochs": 20, "random_state": 0},
+    "BayesianNeuralRewardModel": {
+        "lr": 1e-2,
+        "max_epochs": 20,
+        "n_mc_samples": 5,
+        "random_state": 0,
+    },
+    "GaussianProcessRewardModel": {
+        "n_inducing": 16,
+        "lr": 0.05,
+        "max_epochs": 20,
+        "random_state": 0,
+    },
+    "FTTransformerRewardModel": {"lr": 1e-2, "max_epochs": 20, "random_state": 0},
     # The checks fit on random spend with any number of columns; an unfitted
     # HillCurveModel is fitted by the allocator on that spend (its channels
     # are the columns), so every check gets a valid problem at no MCMC cost.

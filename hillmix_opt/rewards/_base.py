@@ -25,7 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._table import EMBEDDING_PREFIX
 
-__all__ = ["BaseRewardModel"]
+__all__: list[str] = []
 
 # Joined rows scored at once by the chunked cross join: bounds its memory
 # (a million rows of a few dozen features is a few hundred MB at most).
@@ -56,7 +56,7 @@ def _as_embeddings(actions) -> np.ndarray:
     return embeddings
 
 
-class BaseRewardModel(ClassifierMixin, BaseEstimator):
+class _BaseRewardModel(ClassifierMixin, BaseEstimator):
     """P(click | user, action) from joined rows; subclasses supply the model.
 
     A subclass implements ``_fit_model(U, A, y, sample_weight, seed)`` on the
@@ -93,10 +93,12 @@ class BaseRewardModel(ClassifierMixin, BaseEstimator):
         self.action_columns_ = action_idx
         self.n_user_features_ = int(user_idx.size)
         self.n_action_features_ = int(action_idx.size)
-        self.user_mean_ = U_raw.mean(axis=0)
-        scale = U_raw.std(axis=0)
+        # Weighted, so that a weight of two is a row repeated.
+        self.user_mean_ = np.average(U_raw, axis=0, weights=w)
+        scale = np.sqrt(np.average((U_raw - self.user_mean_) ** 2, axis=0, weights=w))
         self.user_scale_ = np.where(scale > 0, scale, 1.0)
-        self._fit_projection(E)
+        # Rows of weight zero are not in the data: their actions do not shape the projection.
+        self._fit_projection(E if w is None else E[w > 0])
         return self._users(U_raw), self._actions(E), y, w
 
     def _check_labels(self, y) -> np.ndarray:
@@ -109,15 +111,20 @@ class BaseRewardModel(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"y must hold clicks, 0 or 1; got labels {np.unique(y)[:5].tolist()}."
             ) from None
+        if values.size > 2:
+            raise ValueError(
+                "Only binary classification is supported: y must hold clicks, 0 or 1; got "
+                f"{values.size} labels {values[:5].tolist()}."
+            )
         if not np.isin(values, (0.0, 1.0)).all():
             raise ValueError(
-                f"y must hold clicks, 0 or 1; got labels {values[:5].tolist()}. A reward model "
+                f"y must hold clicks, 0 or 1; got labels {values.tolist()}. A reward model "
                 "learns P(click): map another binary outcome to 0 and 1 first."
             )
         if values.size < 2:
             only = "no clicks at all" if values[0] == 0 else "only clicks"
             raise ValueError(
-                f"y has a single class ({only}): a reward model needs both clicks and "
+                f"y has one class only ({only}): a reward model needs both clicks and "
                 "non-clicks to learn from. Collect a longer log (at low click rates, a few "
                 "thousand decisions hold a click)."
             )
@@ -136,9 +143,7 @@ class BaseRewardModel(ClassifierMixin, BaseEstimator):
             action = np.asarray(named) if named else np.arange(n_features // 2, n_features)
         elif isinstance(spec, numbers.Integral):
             if spec > n_features:
-                raise ValueError(
-                    f"action_features={spec}, but X has {n_features} columns."
-                )
+                raise ValueError(f"action_features={spec}, but X has {n_features} columns.")
             action = np.arange(n_features - spec, n_features)
         else:
             if columns is None:
@@ -157,7 +162,7 @@ class BaseRewardModel(ClassifierMixin, BaseEstimator):
     def _fit_projection(self, E):
         """PCA of the distinct actions' embeddings, whitened over them."""
         distinct = np.unique(E, axis=0) if E.shape[1] else E[:1]
-        self.n_distinct_actions_ = int(len(distinct))
+        self.n_distinct_actions_ = len(distinct)
         if E.shape[1] == 0:
             self.action_mean_ = np.zeros(0)
             self.action_projection_ = np.zeros((0, 0))
@@ -321,9 +326,9 @@ class BaseRewardModel(ClassifierMixin, BaseEstimator):
             part = U[start : start + step]
             rows_u = np.repeat(part, n_actions, axis=0)
             rows_a = np.tile(A, (len(part), 1))
-            out[start : start + len(part)] = np.asarray(
-                self._row_logits(rows_u, rows_a)
-            ).reshape(len(part), n_actions)
+            out[start : start + len(part)] = np.asarray(self._row_logits(rows_u, rows_a)).reshape(
+                len(part), n_actions
+            )
         return out
 
     def __sklearn_tags__(self):
@@ -334,13 +339,23 @@ class BaseRewardModel(ClassifierMixin, BaseEstimator):
     def _expected_failed_checks(self) -> dict[str, str]:
         """scikit-learn checks this estimator fails by design, with the reason."""
         labels = (
-            "a reward model learns P(click): its labels are clicks, 0 or 1, and other labels "
-            "(strings, -1 and 1) are refused rather than mapped"
+            "a reward model learns P(click): its labels are clicks, 0 or 1, and the check's "
+            "other labels (1 and 2, strings, -1 and 1) are refused rather than mapped"
         )
-        return {
-            "check_classifiers_classes": labels,
-            "check_classifiers_regression_target": labels,
-        }
+        return dict.fromkeys(
+            (
+                "check_classifiers_classes",
+                "check_classifiers_regression_target",
+                "check_estimators_dtypes",
+                "check_sample_weights_pandas_series",
+                "check_sample_weights_not_an_array",
+                "check_sample_weights_shape",
+                "check_sample_weights_not_overwritten",
+                "check_classifier_data_not_an_array",
+                "check_fit2d_1feature",
+            ),
+            labels,
+        )
 
 
 def _sigmoid(z):

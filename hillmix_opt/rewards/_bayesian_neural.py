@@ -17,10 +17,10 @@ _INTERVAL_PAIRS = 2**20
 
 
 class BayesianNeuralRewardModel(NeuralRewardModel):
-    """Two towers trained with dropout, predicting with Monte Carlo dropout (Gal and Ghahramani 2016).
+    """Two towers trained with dropout, predicting with Monte Carlo dropout (Gal, Ghahramani 2016).
 
     The network of :class:`NeuralRewardModel`, trained with dropout
-    (``module__dropout``, default 0.2 here). A prediction averages
+    (``module__dropout``, default 0.2). A prediction averages
     ``n_mc_samples`` sampled networks, each with its own dropout masks; the
     spread of their click probabilities is the predictive standard
     deviation, and their quantiles give intervals for the true P(click).
@@ -61,7 +61,6 @@ class BayesianNeuralRewardModel(NeuralRewardModel):
         **NeuralRewardModel._parameter_constraints,
         "n_mc_samples": [Interval(numbers.Integral, 2, None, closed="left")],
     }
-    _module_defaults = {**NeuralRewardModel._module_defaults, "dropout": 0.2}
     _has_uncertainty = True
 
     def __init__(
@@ -74,7 +73,7 @@ class BayesianNeuralRewardModel(NeuralRewardModel):
         max_epochs: int = 50,
         patience: int | None = 5,
         validation_fraction: float = 0.1,
-        pca_components: int | None = 16,
+        pca_components: int | None = 8,
         action_features="auto",
         device: str = "cpu",
         random_state=None,
@@ -105,10 +104,10 @@ class BayesianNeuralRewardModel(NeuralRewardModel):
     def _draws(self, method, U, A):
         """Each sampled network's click probabilities (a generator of arrays)."""
         torch = self._torch()
-        Ut, At = torch.as_tensor(U, dtype=torch.float32), torch.as_tensor(A, dtype=torch.float32)
+        Ut, At = torch.as_tensor(U), torch.as_tensor(A)
         with torch.no_grad():
             for masks in self._masks(torch):
-                yield _sigmoid(getattr(self.module_, method)(Ut, At, masks).double().numpy())
+                yield _sigmoid(getattr(self.module_, method)(Ut, At, masks).numpy())
 
     def _mean_std(self, method, U, A):
         total = square = None

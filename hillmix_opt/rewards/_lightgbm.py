@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 
 from hillmix.utils import resolve_seed
 
-from ._base import _MAX_ROWS, BaseRewardModel
+from ._base import _BaseRewardModel
+from ._tree_boxes import leaf_boxes
 
 __all__ = ["LightGBMRewardModel"]
 
@@ -21,7 +22,7 @@ def _is_dask(X) -> bool:
     return type(X).__module__.split(".")[0] in {"dask", "dask_expr"}
 
 
-class LightGBMRewardModel(BaseRewardModel):
+class LightGBMRewardModel(_BaseRewardModel):
     """Gradient-boosted trees over the user's features and the action's projected embedding.
 
     Trees find the interactions between users and actions themselves. The
@@ -41,7 +42,7 @@ class LightGBMRewardModel(BaseRewardModel):
     ----------
     n_estimators : int, default=500
         Boosting rounds at most.
-    learning_rate : float, default=0.05
+    learning_rate : float, default=0.1
     num_leaves : int, default=31
         Leaves per tree.
     min_child_samples : int, default=50
@@ -53,7 +54,7 @@ class LightGBMRewardModel(BaseRewardModel):
         None trains every round on every row.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.
-    pca_components : int or None, default=16
+    pca_components : int or None, default=8
         Principal directions of the actions' embeddings kept.
     action_features : "auto", int or list of str, default="auto"
         Which columns of ``X`` are the action's embedding (see
@@ -89,7 +90,7 @@ class LightGBMRewardModel(BaseRewardModel):
     """
 
     _parameter_constraints: dict = {
-        **BaseRewardModel._parameter_constraints,
+        **_BaseRewardModel._parameter_constraints,
         "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "num_leaves": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -106,13 +107,13 @@ class LightGBMRewardModel(BaseRewardModel):
         self,
         *,
         n_estimators: int = 500,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_child_samples: int = 50,
         reg_lambda: float = 1.0,
         early_stopping_rounds: int | None = 50,
         validation_fraction: float = 0.1,
-        pca_components: int | None = 16,
+        pca_components: int | None = 8,
         action_features="auto",
         n_jobs: int | None = None,
         random_state=None,
@@ -131,22 +132,23 @@ class LightGBMRewardModel(BaseRewardModel):
         self.random_state = random_state
         self.progress = progress
 
-    def _lgbm_params(self, seed: int) -> dict:
+    def _booster_params(self, seed: int) -> dict:
+        """LightGBM's parameters (its own names, for ``lightgbm.train``)."""
         params = {
-            "n_estimators": self.n_estimators,
+            "objective": "binary",
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "reg_lambda": self.reg_lambda,
+            "min_data_in_leaf": self.min_child_samples,
+            "lambda_l2": self.reg_lambda,
             # LightGBM's seeds are 32-bit signed: one derived from the 32-bit seed.
-            "random_state": int(np.random.SeedSequence(seed).generate_state(1)[0] >> 1),
+            "seed": int(np.random.SeedSequence(seed).generate_state(1)[0] >> 1),
             # The same trees whatever the number of threads.
             "deterministic": True,
             "force_row_wise": True,
-            "verbose": -1,
+            "verbosity": -1,
         }
         if self.n_jobs is not None:
-            params["n_jobs"] = self.n_jobs
+            params["num_threads"] = self.n_jobs
         return params
 
     def _callbacks(self):
@@ -189,30 +191,40 @@ class LightGBMRewardModel(BaseRewardModel):
             return self._fit_dask(X, y, seed)
         U, A, y, w = self._fit_rows(X, y, sample_weight)
         features = np.hstack([U, A])
-        model = lightgbm.LGBMClassifier(**self._lgbm_params(seed))
+        params = self._booster_params(seed)
         callbacks = self._callbacks()
         if self.early_stopping_rounds is None:
-            model.fit(features, y, sample_weight=w, callbacks=callbacks)
+            train, valid = np.arange(len(y)), None
         else:
             train, valid = self._holdout(y, seed)
-            model.fit(
-                features[train],
-                y[train],
-                sample_weight=None if w is None else w[train],
-                eval_set=[(features[valid], y[valid])],
-                eval_sample_weight=None if w is None else [w[valid]],
-                callbacks=[
-                    *callbacks,
-                    lightgbm.early_stopping(self.early_stopping_rounds, verbose=False),
-                ],
-            )
-        self._keep(model.booster_, model.best_iteration_)
+            callbacks.append(lightgbm.early_stopping(self.early_stopping_rounds, verbose=False))
+        data = lightgbm.Dataset(
+            features[train], y[train], weight=None if w is None else w[train], free_raw_data=True
+        )
+        valid_sets = []
+        if valid is not None:
+            valid_sets = [
+                lightgbm.Dataset(
+                    features[valid],
+                    y[valid],
+                    weight=None if w is None else w[valid],
+                    reference=data,
+                )
+            ]
+        booster = lightgbm.train(
+            params,
+            data,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
+            callbacks=callbacks,
+        )
+        self._keep(booster, booster.best_iteration)
         return self
 
     def _holdout(self, y, seed):
         """Rows to train on and rows to stop early on; both classes in the training rows."""
         order = np.random.default_rng(seed).permutation(len(y))
-        n_valid = int(round(self.validation_fraction * len(y)))
+        n_valid = round(self.validation_fraction * len(y))
         n_valid = min(max(n_valid, 1), len(y) - 2) if len(y) > 2 else 0
         valid, train = order[:n_valid], order[n_valid:]
         if n_valid == 0 or np.unique(y[train]).size < 2 or np.unique(y[valid]).size < 2:
@@ -222,6 +234,7 @@ class LightGBMRewardModel(BaseRewardModel):
     def _keep(self, booster, best_iteration):
         self.n_estimators_ = int(best_iteration) if best_iteration else booster.current_iteration()
         self.booster_ = booster
+        self._boxes = None
 
     def _fit_dask(self, X, y, seed):
         from lightgbm import DaskLGBMClassifier
@@ -253,7 +266,16 @@ class LightGBMRewardModel(BaseRewardModel):
             np.zeros((0, len(users) + self.action_projection_.shape[1])), columns=None
         )
         transformed = X.map_partitions(features, meta=meta)
-        model = DaskLGBMClassifier(**self._lgbm_params(seed))
+        params = self._booster_params(seed)
+        model = DaskLGBMClassifier(
+            n_estimators=self.n_estimators,
+            learning_rate=params.pop("learning_rate"),
+            num_leaves=params.pop("num_leaves"),
+            min_child_samples=params.pop("min_data_in_leaf"),
+            reg_lambda=params.pop("lambda_l2"),
+            random_state=params.pop("seed"),
+            **{k: v for k, v in params.items() if k != "objective"},
+        )
         model.fit(transformed, y.astype(int))
         local = model.to_local()
         self._keep(local.booster_, None)
@@ -276,18 +298,9 @@ class LightGBMRewardModel(BaseRewardModel):
         )
 
     def _matrix_logits(self, U, A):
-        # The cross join in chunks, written into one reused buffer.
-        n_users, n_actions = len(U), len(A)
-        p, k = U.shape[1], A.shape[1]
-        step = max(1, _MAX_ROWS // n_actions)
-        out = np.empty((n_users, n_actions))
-        buffer = np.empty((min(step, n_users), n_actions, p + k))
-        buffer[:, :, p:] = A[None]
-        for start in range(0, n_users, step):
-            part = U[start : start + step]
-            rows = buffer[: len(part)]
-            rows[:, :, :p] = part[:, None, :]
-            out[start : start + len(part)] = self._raw(rows.reshape(-1, p + k)).reshape(
-                len(part), n_actions
-            )
-        return out
+        # Each leaf is a user box times an action box: the ensemble over
+        # users x actions is a matrix product (see _tree_boxes), built once.
+        boxes = getattr(self, "_boxes", None)
+        if boxes is None:
+            boxes = self._boxes = leaf_boxes(self.booster_, U.shape[1], self.n_estimators_)
+        return boxes.matrix(U, A)

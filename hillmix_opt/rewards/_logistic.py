@@ -9,7 +9,7 @@ from sklearn.base import _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseRewardModel
+from ._base import _BaseRewardModel
 
 __all__ = ["LogisticRewardModel"]
 
@@ -20,7 +20,7 @@ def _crossed(U, A):
     return np.hstack([U, A, products])
 
 
-class LogisticRewardModel(BaseRewardModel):
+class LogisticRewardModel(_BaseRewardModel):
     """The baseline: logistic regression on users, actions and their products.
 
     ``logit P(click | u, a) = b + w_u . u + w_a . a + u^T W a``, with ``u``
@@ -34,7 +34,7 @@ class LogisticRewardModel(BaseRewardModel):
     C : float, default=1.0
         Inverse strength of the L2 penalty (as in
         :class:`sklearn.linear_model.LogisticRegression`).
-    pca_components : int or None, default=16
+    pca_components : int or None, default=8
         Principal directions of the actions' embeddings kept; None keeps
         every direction the training actions span.
     action_features : "auto", int or list of str, default="auto"
@@ -80,7 +80,7 @@ class LogisticRewardModel(BaseRewardModel):
     """
 
     _parameter_constraints: dict = {
-        **BaseRewardModel._parameter_constraints,
+        **_BaseRewardModel._parameter_constraints,
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -90,7 +90,7 @@ class LogisticRewardModel(BaseRewardModel):
         self,
         *,
         C: float = 1.0,
-        pca_components: int | None = 16,
+        pca_components: int | None = 8,
         action_features="auto",
         max_iter: int = 1000,
         tol: float = 1e-6,

@@ -12,6 +12,7 @@ FT-Transformer.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -21,37 +22,44 @@ __all__ = ["FTTransformerNet", "TwoTowerNet"]
 
 
 class _MLP(nn.Module):
-    """A ReLU perceptron whose dropout masks can be drawn once and shared by every row.
+    """A ReLU perceptron with dropout before every hidden weight layer and, if asked, the first.
 
-    In training, dropout draws a mask per row as usual. For Monte Carlo
-    dropout a caller passes ``masks`` (one per hidden layer, of shape
-    ``(hidden,)``): one sampled network, the same for every row, so that a
-    row's prediction does not depend on the other rows of its batch.
+    Dropout before each weight layer (Gal and Ghahramani 2016) makes every
+    layer's output vary with the sampled network; on the input too, the
+    more so the larger the input, so that an input far from the training
+    data gets a wider spread (``input_dropout``). In training, dropout draws
+    a mask per row as usual.
+    For Monte Carlo dropout a caller passes ``masks`` (one per weight layer,
+    of the layer's input size): one sampled network, the same for every row,
+    so that a row's prediction does not depend on the other rows of its
+    batch.
     """
 
-    def __init__(self, n_in, hidden_units, n_out, dropout):
+    def __init__(self, n_in, hidden_units, n_out, dropout, input_dropout=0.0):
         super().__init__()
-        sizes = [n_in, *hidden_units]
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-        self.out = nn.Linear(sizes[-1], n_out)
-        self.dropout = float(dropout)
+        sizes = [n_in, *hidden_units, n_out]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.rates = [float(input_dropout)] + [float(dropout)] * len(hidden_units)
 
     def forward(self, x, masks=None):
-        for i, layer in enumerate(self.hidden):
-            x = torch.relu(layer(x))
+        for i, (layer, rate) in enumerate(zip(self.layers, self.rates, strict=True)):
+            if i:
+                x = torch.relu(x)
             if masks is not None:
                 x = x * masks[i]
-            elif self.training and self.dropout > 0:
-                x = nn.functional.dropout(x, self.dropout, training=True)
-        return self.out(x)
+            elif self.training and rate > 0:
+                x = nn.functional.dropout(x, rate, training=True)
+            x = layer(x)
+        return x
 
     def draw_masks(self, generator):
-        """One network's dropout masks, scaled by ``1 / (1 - dropout)``."""
-        keep = 1.0 - self.dropout
-        return [
-            (torch.rand(layer.out_features, generator=generator) < keep).float() / keep
-            for layer in self.hidden
-        ]
+        """One network's dropout masks, each scaled by ``1 / (1 - rate)``."""
+        dtype = self.layers[0].weight.dtype
+        masks = []
+        for layer, rate in zip(self.layers, self.rates, strict=True):
+            u = torch.rand(layer.in_features, generator=generator)
+            masks.append((u >= rate).to(dtype) / (1.0 - rate))
+        return masks
 
 
 class TwoTowerNet(nn.Module):
@@ -61,11 +69,20 @@ class TwoTowerNet(nn.Module):
     ----------
     n_user_features, n_action_features : int
     hidden_units : tuple of int, default=(64, 64)
-        Hidden layers of each tower.
+        Hidden layers of the user tower.
+    action_hidden_units : tuple of int, default=()
+        Hidden layers of the action tower; none makes it linear. A log holds
+        few distinct actions (a bank of tens), too few points for a
+        nonlinear map of the action space to generalise to new actions.
     interaction_dim : int, default=16
         Length of the vectors whose dot product is the interaction.
-    dropout : float, default=0.1
+    dropout : float, default=0.2
         Dropout after each hidden layer.
+    input_dropout : float, default=0.0
+        Dropout of the user features.
+    action_input_dropout : float, default=0.0
+        Dropout of the action's features. For Monte Carlo dropout, it makes
+        the spread grow with an action's distance from the logged ones.
     """
 
     def __init__(
@@ -73,13 +90,25 @@ class TwoTowerNet(nn.Module):
         n_user_features,
         n_action_features,
         hidden_units=(64, 64),
+        action_hidden_units=(),
         interaction_dim=16,
-        dropout=0.1,
+        dropout=0.2,
+        input_dropout=0.0,
+        action_input_dropout=0.0,
     ):
         super().__init__()
         hidden_units = tuple(int(h) for h in hidden_units)
-        self.user_tower = _MLP(n_user_features, hidden_units, interaction_dim + 1, dropout)
-        self.action_tower = _MLP(n_action_features, hidden_units, interaction_dim + 1, dropout)
+        action_hidden_units = tuple(int(h) for h in action_hidden_units)
+        self.user_tower = _MLP(
+            n_user_features, hidden_units, interaction_dim + 1, dropout, input_dropout
+        )
+        self.action_tower = _MLP(
+            n_action_features,
+            action_hidden_units,
+            interaction_dim + 1,
+            dropout,
+            action_input_dropout,
+        )
         self.bias = nn.Parameter(torch.zeros(()))
 
     def encode(self, U, A, masks=None):
@@ -141,8 +170,12 @@ class FTTransformerNet(nn.Module):
         self.fusion_type = fusion_type
         self.d_token = d_token
         bound = 1.0 / math.sqrt(d_token)
-        self.token_weight = nn.Parameter(torch.empty(n_user_features, d_token).uniform_(-bound, bound))
-        self.token_bias = nn.Parameter(torch.empty(n_user_features, d_token).uniform_(-bound, bound))
+        self.token_weight = nn.Parameter(
+            torch.empty(n_user_features, d_token).uniform_(-bound, bound)
+        )
+        self.token_bias = nn.Parameter(
+            torch.empty(n_user_features, d_token).uniform_(-bound, bound)
+        )
         self.cls = nn.Parameter(torch.empty(1, 1, d_token).uniform_(-bound, bound))
         layer = nn.TransformerEncoderLayer(
             d_token,
@@ -199,7 +232,7 @@ class FTTransformerNet(nn.Module):
         w_user = self.head_in.weight[:, : self.d_token]
         w_action = self.head_in.weight[:, self.d_token :]
         from_action = actions @ w_action.T + self.head_in.bias  # (n_actions, head)
-        out = torch.empty(n_users, n_actions)
+        out = torch.empty(n_users, n_actions, dtype=actions.dtype)
         step = max(1, chunk_pairs // n_actions)
         for start in range(0, n_users, step):
             part = tokens[start : start + step]

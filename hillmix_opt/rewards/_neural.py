@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ._torch import TorchRewardModel
+from ._torch import _TorchRewardModel
 
 __all__ = ["NeuralRewardModel"]
 
 
-class NeuralRewardModel(TorchRewardModel):
+class NeuralRewardModel(_TorchRewardModel):
     """A user tower and an action tower; their dot product models the user x action interaction.
 
     ``logit P(click | u, a) = f(u) . g(a) + b(u) + c(a) + bias``, with ``f``
@@ -20,7 +20,7 @@ class NeuralRewardModel(TorchRewardModel):
     Torch is optional: install ``hillmix[torch]``. As in skorch, the network
     is built in ``fit`` and its constructor's parameters are routed by
     double underscores: ``module__hidden_units`` (default ``(64, 64)``),
-    ``module__interaction_dim`` (16), ``module__dropout`` (0.1); the
+    ``module__interaction_dim`` (16), ``module__dropout`` (0.2); the
     optimizer's likewise (``optimizer__weight_decay``, default 1e-4).
 
     Parameters
@@ -36,7 +36,7 @@ class NeuralRewardModel(TorchRewardModel):
         epoch on every row.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.
-    pca_components : int or None, default=16
+    pca_components : int or None, default=8
         Principal directions of the actions' embeddings kept.
     action_features : "auto", int or list of str, default="auto"
         Which columns of ``X`` are the action's embedding (see
@@ -78,7 +78,14 @@ class NeuralRewardModel(TorchRewardModel):
     (3, 20)
     """
 
-    _module_defaults = {"hidden_units": (64, 64), "interaction_dim": 16, "dropout": 0.1}
+    _module_defaults = {
+        "hidden_units": (64, 64),
+        "action_hidden_units": (),
+        "interaction_dim": 16,
+        "dropout": 0.2,
+        "input_dropout": 0.0,
+        "action_input_dropout": 0.0,
+    }
 
     def __init__(
         self,
@@ -89,7 +96,7 @@ class NeuralRewardModel(TorchRewardModel):
         max_epochs: int = 50,
         patience: int | None = 5,
         validation_fraction: float = 0.1,
-        pca_components: int | None = 16,
+        pca_components: int | None = 8,
         action_features="auto",
         device: str = "cpu",
         random_state=None,
@@ -117,10 +124,8 @@ class NeuralRewardModel(TorchRewardModel):
     def _matrix_logits(self, U, A):
         torch = self._torch()
         with torch.no_grad():
-            out = self.module_.matrix(
-                torch.as_tensor(U, dtype=torch.float32), torch.as_tensor(A, dtype=torch.float32)
-            )
-        return out.double().numpy()
+            out = self.module_.matrix(torch.as_tensor(U), torch.as_tensor(A))
+        return out.numpy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

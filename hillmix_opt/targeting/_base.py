@@ -805,5 +805,3 @@ class _BaseStrategy(BaseEstimator):
             "actions or rewards to learn from"
         )
         return dict.fromkeys(LOG_CHECKS, reason)
-
-

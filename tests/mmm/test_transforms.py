@@ -21,6 +21,7 @@ def _in_double_precision():
     with double_precision():
         yield
 
+
 spend = arrays(
     np.float64,
     st.tuples(st.integers(1, 40), st.integers(1, 4)),
