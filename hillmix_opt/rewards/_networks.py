@@ -52,6 +52,12 @@ class _MLP(nn.Module):
             x = layer(x)
         return x
 
+    def last_input(self, x):
+        """What enters the last layer, without dropout: the features it is linear in."""
+        for i, layer in enumerate(self.layers[:-1]):
+            x = layer(torch.relu(x) if i else x)
+        return torch.relu(x) if len(self.layers) > 1 else x
+
     def draw_masks(self, generator):
         """One network's dropout masks, each scaled by ``1 / (1 - rate)``."""
         dtype = self.layers[0].weight.dtype
@@ -124,6 +130,10 @@ class TwoTowerNet(nn.Module):
         """Users x actions logits, by a matrix product."""
         fu, ga = self.encode(U, A, masks)
         return fu[:, :-1] @ ga[:, :-1].T + fu[:, -1:] + ga[:, -1][None, :] + self.bias
+
+    def last_inputs(self, U, A):
+        """The features the logit is bilinear in: what enters each tower's last layer."""
+        return self.user_tower.last_input(U), self.action_tower.last_input(A)
 
     def draw_masks(self, generator):
         """One sampled network's dropout masks, for both towers."""

@@ -144,7 +144,11 @@ class _TorchRewardModel(_BaseRewardModel):
         self.module_ = module.to("cpu").double().eval()
         self.history_ = history
         self.n_epochs_ = len(history)
+        self._after_training(U, A, y, w)
         return self
+
+    def _after_training(self, U, A, y, w):
+        """What a subclass computes from the trained network and its rows (nothing here)."""
 
     def _device(self, torch):
         try:

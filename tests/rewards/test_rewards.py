@@ -182,16 +182,25 @@ def test_fitted_models_pickle(name, fitted, log):
 
 
 # ------------------------------------------------------------- uncertainty
-def test_gaussian_process_uncertainty_grows_away_from_the_logged_actions(fitted, log):
+@pytest.mark.parametrize("name", ["bayesian_neural", "gaussian_process"])
+def test_uncertainty_grows_away_from_the_logged_actions(name, fitted, log):
     X, _, actions, _ = log
-    model = fitted["gaussian_process"]
+    model = fitted[name]
     users = X.iloc[:200, :3]
+
+    def spread(A):
+        # On the logit scale (the delta method backwards): a network's mean
+        # extrapolates linearly, and a probability near 0 or 1 has little
+        # room to vary whatever the logit's uncertainty.
+        mean, sd = model.predict_matrix(users, A, return_std=True)
+        slope = mean * (1 - mean)
+        return np.median(sd[slope > 1e-4] / slope[slope > 1e-4])
+
+    near = spread(actions)
     # Actions far outside the logged ones, along the directions they span.
-    for scale in (2.0, 6.0):
+    for scale in (2.0, 4.0):
         far = actions.mean(axis=0) + scale * (actions - actions.mean(axis=0))
-        _, near_sd = model.predict_matrix(users, actions, return_std=True)
-        _, far_sd = model.predict_matrix(users, far, return_std=True)
-        assert np.median(far_sd) > 1.5 * np.median(near_sd), scale
+        assert spread(far) > 1.5 * near, scale
 
 
 @pytest.mark.parametrize("name", ["bayesian_neural", "gaussian_process"])
@@ -205,6 +214,18 @@ def test_intervals_hold_the_truth_and_the_mean(name, fitted, log):
     assert np.mean((lower <= mean) & (mean <= upper)) > 0.9
     P = truth(users.to_numpy(), actions)
     assert np.mean((lower <= P) & (upper >= P)) > 0.7  # 0.78 and 0.80 at these settings
+
+
+def test_bayesian_neural_laplace_widens_dropouts_spread(fitted, log):
+    X, y, actions, _ = log
+    with_laplace = fitted["bayesian_neural"]
+    without = clone(with_laplace).set_params(laplace=False).fit(X, y)
+    users = X.iloc[:100, :3]
+    mean, sd = with_laplace.predict_matrix(users, actions, return_std=True)
+    mean_0, sd_0 = without.predict_matrix(users, actions, return_std=True)
+    np.testing.assert_allclose(mean, mean_0)  # the same network: only the spread differs
+    assert np.all(sd >= sd_0) and np.median(sd) > np.median(sd_0)
+    assert without.laplace_covariance_ is None and with_laplace.prior_precision_ > 0
 
 
 def test_models_without_uncertainty_say_so(fitted, log):
