@@ -2,8 +2,9 @@
 
 May import :mod:`hillmix` and :mod:`hillmix_sim`. One family a folder:
 budget allocation (:mod:`hillmix_opt.allocation`), targeting strategies
-(:mod:`hillmix_opt.targeting`) and reward models of targeting logs
-(:mod:`hillmix_opt.rewards`); every public name is re-exported here.
+(:mod:`hillmix_opt.targeting`), reward models of targeting logs
+(:mod:`hillmix_opt.rewards`) and action-bank generation
+(:mod:`hillmix_opt.banks`); every public name is re-exported here.
 """
 
 from .allocation import (
@@ -14,6 +15,7 @@ from .allocation import (
     ResponseModel,
     ZeroWeightWarning,
 )
+from .banks import bank_value, greedy_bank
 from .rewards import (
     EMBEDDING_PREFIX,
     REWARD_MODELS,
@@ -55,8 +57,10 @@ __all__ = [
     "RandomStrategy",
     "ResponseModel",
     "ZeroWeightWarning",
+    "bank_value",
     "compare_reward_models",
     "make_reward_model",
+    "greedy_bank",
     "make_strategy",
     "reward_model_scores",
     "reward_table",
