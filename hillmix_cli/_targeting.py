@@ -47,6 +47,27 @@ def add_targeting_parser(commands) -> None:
         help="new directory for the results (default: results/simulation_<timestamp>)",
     )
     simulate.add_argument("--action_bank_size", type=int, default=0, help="0 keeps the bank")
+    simulate.add_argument(
+        "--action_pool_size", type=int, default=2000, help="candidate actions per new bank"
+    )
+    simulate.add_argument(
+        "--diversity_weight",
+        type=float,
+        default=0.15,
+        help="discount of a candidate's gain by its similarity to the chosen actions",
+    )
+    simulate.add_argument(
+        "--use_uncertainty",
+        action="store_true",
+        help="select on mean + uncertainty_weight x std (bayesian_neural, gaussian_process)",
+    )
+    simulate.add_argument("--uncertainty_weight", type=float, default=0.1)
+    simulate.add_argument(
+        "--candidates_from",
+        choices=("offline", "openai"),
+        default="offline",
+        help="who writes the candidates: recombination of the best actions, or an LLM",
+    )
     _company_options(simulate)
     simulate.add_argument(
         "--reward_model_type",
@@ -198,6 +219,26 @@ def _take_sizes_from(args, data) -> None:
         args.iterations = len(data.users)
 
 
+def _algorithm(args):
+    """The action-bank optimizer of ``simulate``, or None when the bank is kept."""
+    if getattr(args, "action_bank_size", 0) <= 0:
+        return None
+    from hillmix_opt import ActionBankOptimizer, CandidateGenerator
+
+    return ActionBankOptimizer(
+        reward_model=_reward_model(args.reward_model_type, args),
+        candidate_generator=CandidateGenerator(backend=args.candidates_from),
+        embedder=_embedder(args.embedder),
+        action_pool_size=args.action_pool_size,
+        action_bank_size=args.action_bank_size,
+        diversity_weight=args.diversity_weight,
+        use_uncertainty=args.use_uncertainty,
+        uncertainty_weight=args.uncertainty_weight,
+        random_state=args.seed,
+        progress=not args.no_progress,
+    )
+
+
 def _simulator(args, strategy=None, ground_truth=None):
     from hillmix_opt import RandomStrategy
     from hillmix_sim import CompanySimulator
@@ -205,6 +246,7 @@ def _simulator(args, strategy=None, ground_truth=None):
     return CompanySimulator(
         strategy=strategy if strategy is not None else RandomStrategy(),
         ground_truth=ground_truth,
+        algorithm=_algorithm(args) if strategy is not None else None,
         embedder=_embedder(args.embedder),
         n_iterations=_size(args, "iterations"),
         n_users=_size(args, "users"),
@@ -238,11 +280,6 @@ def _run(args, stream) -> int:
         _simulator(args).generate_data(args.out)
         print(f"simulation data written to {args.out}", file=stream)
         return 0
-    if args.action_bank_size > 0:
-        raise SystemExit(
-            "hillmix targeting simulate: --action_bank_size > 0 needs an action-bank "
-            "algorithm, which this version does not ship yet; use --action_bank_size 0."
-        )
     results_dir = args.results_dir or str(
         Path("results") / time.strftime("simulation_%Y%m%d_%H%M%S")
     )

@@ -15,7 +15,7 @@ from .allocation import (
     ResponseModel,
     ZeroWeightWarning,
 )
-from .banks import bank_value, greedy_bank
+from .banks import ActionBankOptimizer, CandidateGenerator, bank_value, greedy_bank
 from .rewards import (
     EMBEDDING_PREFIX,
     REWARD_MODELS,
@@ -42,10 +42,12 @@ __all__ = [
     "EMBEDDING_PREFIX",
     "REWARD_MODELS",
     "STRATEGIES",
+    "ActionBankOptimizer",
     "AllocationResult",
     "BayesianNeuralRewardModel",
     "BootstrapEnsembleStrategy",
     "BudgetAllocator",
+    "CandidateGenerator",
     "FTTransformerRewardModel",
     "GaussianProcessRewardModel",
     "HillCurveModel",
@@ -59,8 +61,8 @@ __all__ = [
     "ZeroWeightWarning",
     "bank_value",
     "compare_reward_models",
-    "make_reward_model",
     "greedy_bank",
+    "make_reward_model",
     "make_strategy",
     "reward_model_scores",
     "reward_table",

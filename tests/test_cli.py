@@ -135,9 +135,35 @@ def test_targeting_simulate_takes_its_sizes_from_the_data(tmp_path, capsys):
     assert "--users 999, but the data" in capsys.readouterr().err
 
 
-def test_targeting_refuses_bank_generation_without_an_algorithm(tmp_path):
-    with pytest.raises(SystemExit, match="action_bank_size"):
-        main(["targeting", "simulate", "--action_bank_size", "5", "--results_dir", str(tmp_path)])
+def test_targeting_simulate_generates_new_banks(tmp_path, capsys):
+    from hillmix_sim import SimulationResults
+
+    results_dir = tmp_path / "r"
+    argv = [
+        "targeting", "simulate", "--iterations", "2", "--users", "600", "--initial_actions",
+        "6", "--action_bank_size", "3", "--action_pool_size", "40", "--reward_model_type",
+        "logistic", "--diversity_weight", "0.3", "--no-progress", "--results_dir",
+        str(results_dir),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    folder = results_dir / "iteration_0"
+    for name in ("algorithm_results.json", "ground_truth_evaluation.json", "new_action_bank.json"):
+        assert (folder / name).is_file(), name
+    results = SimulationResults.load(results_dir)
+    assert len(results.banks[1]) == 3 and results.algorithm_results[0]["pool_size"] == 46
+    assert "new_bank_oracle_value" in results.ground_truth_evaluations[0]["proposal"]
+    config = results.config["algorithm"]
+    assert config["class"] == "ActionBankOptimizer" and config["diversity_weight"] == 0.3
+
+
+def test_targeting_simulate_refuses_a_bank_larger_than_the_pool(tmp_path, capsys):
+    argv = [
+        "targeting", "simulate", "--iterations", "1", "--users", "300", "--initial_actions",
+        "4", "--action_bank_size", "50", "--action_pool_size", "10", "--reward_model_type",
+        "logistic", "--no-progress", "--results_dir", str(tmp_path / "r"),
+    ]  # fmt: skip
+    assert main(argv) == 2
+    assert "pool's size" in capsys.readouterr().err
 
 
 def test_targeting_choices_match_the_registries():

@@ -17,7 +17,7 @@ from hillmix.utils import (
     resolve_seed,
 )
 from hillmix.utils._discovery import defined_estimators
-from hillmix_opt import HillCurveModel, RandomStrategy
+from hillmix_opt import HillCurveModel, LogisticRewardModel, RandomStrategy
 from hillmix_sim import HashingEmbedder
 
 PACKAGES = (hillmix, hillmix_sim, hillmix_opt)
@@ -79,6 +79,11 @@ FAST_PARAMS = {
         "random_state": 0,
     },
     "FTTransformerRewardModel": {"lr": 1e-2, "max_epochs": 20, "random_state": 0},
+    "ActionBankOptimizer": {
+        "reward_model": LogisticRewardModel(),
+        "action_pool_size": 10,
+        "random_state": 0,
+    },
     # The checks fit on random spend with any number of columns; an unfitted
     # HillCurveModel is fitted by the allocator on that spend (its channels
     # are the columns), so every check gets a valid problem at no MCMC cost.
@@ -128,6 +133,8 @@ PUBLIC_MODULES = (
     "hillmix_sim.targeting",
     "hillmix_opt",
     "hillmix_opt.allocation",
+    "hillmix_opt.banks",
+    "hillmix_opt.rewards",
     "hillmix_opt.targeting",
     "hillmix_cli",
 )

@@ -7,6 +7,8 @@ location (:mod:`._selection`); :mod:`._optimizer` ties the three together as
 the company's action-bank algorithm.
 """
 
+from ._candidates import CandidateGenerator
+from ._optimizer import ActionBankOptimizer
 from ._selection import bank_value, greedy_bank
 
-__all__ = ["bank_value", "greedy_bank"]
+__all__ = ["ActionBankOptimizer", "CandidateGenerator", "bank_value", "greedy_bank"]

@@ -53,6 +53,52 @@ def _seed_of(component, seed):
     return copy
 
 
+# Users of an iteration a proposal is judged on (a sample when there are more).
+_JUDGED_USERS = 10_000
+
+
+def _oracle_value(P, columns) -> float:
+    """Expected reward when every user gets their truly best action of the bank."""
+    return float(P[:, columns].max(axis=1).mean())
+
+
+def _judge_proposal(algorithm, truth, users, bank, new_bank) -> dict:
+    """What the truth says of a new bank: its value, the old one's, the pool's best.
+
+    Values are under the oracle policy (each user served their truly best
+    action of the bank). When the algorithm shows its pool (``candidates_``)
+    and how it selects (``select_bank``), the best bank the pool could have
+    given is its selection run on the true click probabilities; with
+    ``predict_rewards``, its reward model's correlation with the truth on
+    the pool is reported too.
+    """
+    users = users.iloc[:_JUDGED_USERS]
+    P_old = truth.click_probability(users, bank)
+    P_new = truth.click_probability(users, new_bank)
+    report = {
+        "current_bank_oracle_value": _oracle_value(P_old, slice(None)),
+        "new_bank_oracle_value": _oracle_value(P_new, slice(None)),
+        "new_bank_random_value": float(P_new.mean()),
+        "actions_kept": int(np.isin(new_bank.action_ids, bank.action_ids).sum()),
+    }
+    pool = getattr(algorithm, "candidates_", None)
+    if isinstance(pool, ActionBank) and hasattr(algorithm, "select_bank"):
+        P_pool = truth.click_probability(users, pool)
+        best = algorithm.select_bank(P_pool, len(new_bank), pool.embeddings)
+        report["pool_best_bank_oracle_value"] = _oracle_value(P_pool, best)
+        lift = report["pool_best_bank_oracle_value"] - report["current_bank_oracle_value"]
+        gained = report["new_bank_oracle_value"] - report["current_bank_oracle_value"]
+        report["captured_lift"] = float(gained / lift) if lift > 0 else None
+        if hasattr(algorithm, "predict_rewards"):
+            scores = pd.DataFrame(user_matrix(users), columns=list(USER_SCORE_COLUMNS))
+            predicted = algorithm.predict_rewards(pd.concat([users.reset_index(drop=True),
+                                                             scores], axis=1), pool)  # fmt: skip
+            report["model_truth_correlation"] = float(
+                np.corrcoef(predicted.ravel(), P_pool.ravel())[0, 1]
+            )
+    return report
+
+
 class CompanySimulator(BaseEstimator):
     """A company that targets fresh users each iteration, with a known truth.
 
@@ -100,6 +146,9 @@ class CompanySimulator(BaseEstimator):
     results_ : SimulationResults
     strategy_, ground_truth_ : estimators
         The fitted copies.
+    algorithm_ : ActionBankAlgorithm or None
+        The run's copy of ``algorithm`` (its ``random_state``, when None,
+        set from the simulation's).
 
     Examples
     --------
@@ -270,6 +319,12 @@ class CompanySimulator(BaseEstimator):
             )
         truth.fit(data.users[0], action_embeddings=data.initial_bank.embeddings)
         strategy = _seed_of(self.strategy, seeds["strategy"])
+        # A copy per run: an algorithm may carry what it saw across iterations.
+        algorithm = None if self.algorithm is None else _seed_of(self.algorithm, seeds["algorithm"])
+        check = getattr(algorithm, "check_proposal", None)
+        if self.action_bank_size > 0 and callable(check):
+            # Refused now rather than after the first iteration's work.
+            check(int(self.action_bank_size), data.initial_bank)
         click_seq = np.random.SeedSequence(seeds["clicks"])
         algo_seeds = np.random.SeedSequence(seeds["algorithm"]).generate_state(self.n_iterations)
 
@@ -288,7 +343,7 @@ class CompanySimulator(BaseEstimator):
             row = {"iteration": i, "n_actions": len(bank), **evaluation["summary"]}
             new_bank, result = None, {}
             if self.action_bank_size > 0:
-                new_bank = self.algorithm.propose_bank(
+                new_bank = algorithm.propose_bank(
                     obs, bank, int(self.action_bank_size), next_id, int(algo_seeds[i])
                 )
                 if not isinstance(new_bank, ActionBank):
@@ -296,8 +351,9 @@ class CompanySimulator(BaseEstimator):
                         f"algorithm.propose_bank must return an ActionBank, got "
                         f"{type(new_bank).__name__}."
                     )
-                result = dict(getattr(self.algorithm, "results_", {}) or {})
+                result = dict(getattr(algorithm, "results_", {}) or {})
                 next_id = max(next_id, int(np.max(new_bank.action_ids)) + 1)
+                evaluation["proposal"] = _judge_proposal(algorithm, truth, users, bank, new_bank)
             rows.append(row)
             observations.append(obs)
             banks.append(bank)
@@ -314,6 +370,7 @@ class CompanySimulator(BaseEstimator):
         }
         self.ground_truth_ = truth
         self.strategy_ = strategy
+        self.algorithm_ = algorithm
         self.results_ = SimulationResults(
             config=config,
             iterations=pd.DataFrame(rows),

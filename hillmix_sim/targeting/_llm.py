@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import numbers
+import os
 import re
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from sklearn.utils._param_validation import (
@@ -19,6 +23,7 @@ from sklearn.utils._param_validation import (
 
 from hillmix._typing import RandomStateLike
 
+from .._files import write_json
 from ._openai import (
     FallbackWarning,
     MalformedResponseError,
@@ -45,6 +50,12 @@ _USER_PROMPT = (
     "bundles, loyalty points, early access, a free gift) and its depth, the tone, the "
     "urgency, the personalisation and the call to action (app, website, store).{avoid}"
     " Reply with a JSON array of exactly {k} strings."
+)
+
+_EXAMPLES = (
+    " These emails worked well with our customers:\n{quoted}\nWrite variations of them: keep "
+    "what makes them work, change the details (the item, the offer's depth, the wording, "
+    "the tone, the call to action) and combine their best ideas."
 )
 
 # Texts already produced that are quoted back to the model so that it does
@@ -136,6 +147,10 @@ class LLMActionGenerator:
         ``None`` means ``2 * ceil(n / batch_size) + 2``.
     context : str, default="an online retailer of fashion, home, food and electronics"
         Who the emails are for, given to the model.
+    cache_dir : str, path or None, default=None
+        Directory of an on-disk cache of replies, one JSON file per request
+        (model, temperature, prompts and the request's place in the call):
+        the same call made again reads its replies back and sends nothing.
     fallback : "template", object with ``generate(n, exclude)`` or None, default="template"
         ``"template"`` is ``TemplateActionGenerator(random_state=random_state)``;
         ``None`` raises :class:`OpenAIUnavailableError` instead.
@@ -174,6 +189,7 @@ class LLMActionGenerator:
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_rounds": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "context": [str],
+        "cache_dir": [str, os.PathLike, None],
         "fallback": [StrOptions({"template"}), HasMethods(["generate"]), None],
         "random_state": ["random_state", np.random.Generator],
     }
@@ -191,6 +207,7 @@ class LLMActionGenerator:
         batch_size: int = 25,
         max_rounds: int | None = None,
         context: str = "an online retailer of fashion, home, food and electronics",
+        cache_dir: str | os.PathLike | None = None,
         fallback: str | TextGenerator | None = "template",
         random_state: RandomStateLike = None,
     ):
@@ -204,10 +221,13 @@ class LLMActionGenerator:
         self.batch_size = batch_size
         self.max_rounds = max_rounds
         self.context = context
+        self.cache_dir = cache_dir
         self.fallback = fallback
         self.random_state = random_state
 
-    def generate(self, n: int, exclude: Iterable[str] = ()) -> list[str]:
+    def generate(
+        self, n: int, exclude: Iterable[str] = (), examples: Iterable[str] = ()
+    ) -> list[str]:
         """Produce ``n`` distinct texts.
 
         Parameters
@@ -216,6 +236,9 @@ class LLMActionGenerator:
             Number of texts, at least 1.
         exclude : iterable of str, default=()
             Texts not to produce (compared ignoring case and spacing).
+        examples : iterable of str, default=()
+            Texts that worked well: the model is asked for variations of
+            them (at most 30 are quoted).
 
         Returns
         -------
@@ -233,24 +256,38 @@ class LLMActionGenerator:
         )
         n = check_n(n)
         exclude = check_exclude(exclude)
+        examples = check_exclude(examples)[:_MAX_AVOID]
         self.__dict__.setdefault("n_requests_", 0)
         seen = {normalise(text) for text in exclude}
         texts: list[str] = []
         max_rounds = self.max_rounds or 2 * -(-n // self.batch_size) + 2
         reason = None
         try:
-            with make_client(
-                api_key=self.api_key, base_url=self.base_url, timeout=self.timeout
-            ) as client:
-                for _ in range(max_rounds):
+            with contextlib.ExitStack() as stack:
+                client = None
+                for round_ in range(max_rounds):
                     k = min(n - len(texts), self.batch_size)
                     avoid = (exclude + texts)[-_MAX_AVOID:]
-                    reply = call_with_retries(
-                        functools.partial(self._ask, client, k, avoid),
-                        max_retries=int(self.max_retries),
-                        backoff=float(self.backoff),
-                        what=f"chat completion ({self.model}, {k} texts)",
-                    )
+                    messages = self._messages(k, avoid, examples)
+                    reply = self._cached(messages, round_)
+                    if reply is None:
+                        # The client is opened at the first miss: a call
+                        # answered from the cache needs neither key nor network.
+                        if client is None:
+                            client = stack.enter_context(
+                                make_client(
+                                    api_key=self.api_key,
+                                    base_url=self.base_url,
+                                    timeout=self.timeout,
+                                )
+                            )
+                        reply = call_with_retries(
+                            functools.partial(self._ask, client, messages),
+                            max_retries=int(self.max_retries),
+                            backoff=float(self.backoff),
+                            what=f"chat completion ({self.model}, {k} texts)",
+                        )
+                        self._store(messages, round_, reply)
                     for text in reply:
                         key = normalise(text)
                         if key not in seen and len(texts) < n:
@@ -285,19 +322,48 @@ class LLMActionGenerator:
         texts += list(fallback.generate(n - len(texts), exclude=exclude + texts))
         return texts
 
-    def _ask(self, client, k: int, avoid: list[str]) -> list[str]:
+    def _messages(self, k: int, avoid: list[str], examples: list[str]) -> list[dict]:
         avoid_clause = ""
+        if examples:
+            quoted = "\n".join(f"- {text}" for text in examples)
+            avoid_clause += _EXAMPLES.format(quoted=quoted)
         if avoid:
             quoted = "\n".join(f"- {text}" for text in avoid)
-            avoid_clause = f" Do not repeat or closely imitate any of these:\n{quoted}\n"
+            avoid_clause += f" Do not repeat or closely imitate any of these:\n{quoted}\n"
+        return [
+            {"role": "system", "content": _SYSTEM_PROMPT.format(context=self.context)},
+            {"role": "user", "content": _USER_PROMPT.format(k=k, avoid=avoid_clause)},
+        ]
+
+    def _cache_path(self, messages, round_) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        request = [self.model, float(self.temperature), messages, round_]
+        key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        return Path(self.cache_dir) / f"{key}.json"
+
+    def _cached(self, messages, round_) -> list[str] | None:
+        path = self._cache_path(messages, round_)
+        if path is None or not path.is_file():
+            return None
+        try:
+            texts = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None  # a damaged entry is a miss; the fresh reply overwrites it
+        ok = isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts)
+        return texts if ok else None
+
+    def _store(self, messages, round_, texts) -> None:
+        path = self._cache_path(messages, round_)
+        if path is not None:
+            write_json(texts, path)
+
+    def _ask(self, client, messages: list[dict]) -> list[str]:
         self.n_requests_ += 1
         raw = client.chat.completions.with_raw_response.create(
             model=self.model,
             temperature=float(self.temperature),
-            messages=[
-                {"role": "system", "content": _SYSTEM_PROMPT.format(context=self.context)},
-                {"role": "user", "content": _USER_PROMPT.format(k=k, avoid=avoid_clause)},
-            ],
+            messages=messages,
         )
         try:
             content = json.loads(raw.text)["choices"][0]["message"]["content"]
