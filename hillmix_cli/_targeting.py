@@ -72,8 +72,10 @@ def add_targeting_parser(commands) -> None:
     simulate.add_argument(
         "--reward_model_type",
         choices=REWARD_MODELS,
-        default="lightgbm",
-        help="reward model of the action-bank algorithm (used when action_bank_size > 0)",
+        default="logistic",
+        help="reward model of the action-bank algorithm (used when action_bank_size > 0; "
+        "logistic by default: the trees of lightgbm do not generalise to new actions, see "
+        "docs/action_banks.rst)",
     )
     _reward_model_options(simulate)
     simulate.add_argument("--batch_size", type=int, default=1000)

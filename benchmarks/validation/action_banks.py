@@ -163,7 +163,7 @@ def plot(per_run: pd.DataFrame, path: Path) -> None:
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(models)), models)
         ax.set_title(truth)
-        ax.set_ylabel("final-iteration true reward, lift over keeping the bank")
+        ax.set_ylabel("lift in final-iteration true reward")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -10,6 +10,7 @@ chosen, so the company's strategy keeps what it learned about them.
 
 from __future__ import annotations
 
+import copy as copy_module
 import numbers
 import time
 
@@ -23,12 +24,25 @@ from hillmix.utils import resolve_seed
 from hillmix.utils._expected_failures import LOG_CHECKS
 from hillmix_sim import ActionBank, HashingEmbedder, make_action_bank
 
-from ..rewards import LightGBMRewardModel, reward_table
+from ..rewards import LogisticRewardModel, reward_table
 from ..rewards._table import user_columns
 from ._candidates import CandidateGenerator
 from ._selection import bank_value, greedy_bank
 
 __all__ = ["ActionBankOptimizer"]
+
+
+def _seeded(component, seed: int):
+    """A copy of ``component`` whose unset ``random_state`` is ``seed``; a set one is kept."""
+    if hasattr(component, "get_params"):
+        copy = clone(component, safe=False)
+        if copy.get_params().get("random_state", 0) is None:
+            copy.set_params(random_state=seed)
+        return copy
+    copy = copy_module.deepcopy(component)
+    if getattr(copy, "random_state", 0) is None:
+        copy.random_state = seed
+    return copy
 
 
 class ActionBankOptimizer(BaseEstimator):
@@ -38,7 +52,11 @@ class ActionBankOptimizer(BaseEstimator):
     ----------
     reward_model : classifier, default=None
         A reward model of :mod:`hillmix_opt` (anything with ``fit`` and
-        ``predict_matrix``); ``LightGBMRewardModel()`` when None. Cloned.
+        ``predict_matrix``); ``LogisticRewardModel()`` when None. Cloned.
+        The model must judge actions it never saw sent: the bilinear and
+        two-tower models do; LightGBM's trees, whose splits on the action
+        features are fitted to the logged actions, do not (see
+        :doc:`/action_banks`).
     candidate_generator : CandidateGenerator, default=None
         Writes the candidates; ``CandidateGenerator()`` (offline) when None.
     embedder : Embedder, default=None
@@ -61,8 +79,9 @@ class ActionBankOptimizer(BaseEstimator):
         Users of the latest observations the objective averages over (a
         sample of them when there are more).
     random_state : int, numpy.random.Generator or None, default=None
-        Seeds the reward model, the candidates and the user sample, together
-        with the ``random_state`` each :meth:`propose_bank` call receives.
+        Seeds, together with the ``random_state`` each :meth:`propose_bank`
+        call receives, the user sample and the reward model and candidate
+        generator whose own ``random_state`` is None (a set one is kept).
     progress : bool, default=False
         A progress bar over the stages of a proposal.
 
@@ -136,7 +155,7 @@ class ActionBankOptimizer(BaseEstimator):
     # ---------------------------------------------------------------- checks
     def _check(self):
         self._validate_params()
-        model = self.reward_model if self.reward_model is not None else LightGBMRewardModel()
+        model = self.reward_model if self.reward_model is not None else LogisticRewardModel()
         if not is_classifier(model):
             raise TypeError(
                 f"reward_model must be a classifier of clicks (a reward model of "
@@ -190,22 +209,42 @@ class ActionBankOptimizer(BaseEstimator):
         bank_list = [banks] if isinstance(banks, ActionBank) else list(banks)
         for bank in bank_list:
             self._check_log(X, bank)
-        self.log_ = X.reset_index(drop=True)
-        self.banks_ = bank_list
-        self._fit_model(model, self._seeds(0)[0])
+        log = X.reset_index(drop=True)
+        self.reward_model_, self.user_columns_ = self._fit_model(
+            model, self._seeds(0)[0], log, bank_list
+        )
+        self.log_, self.banks_ = log, bank_list
         return self
 
     def _seeds(self, random_state):
         root = np.random.SeedSequence([resolve_seed(self.random_state), int(random_state)])
         return [int(s.generate_state(1)[0] % 2**31) for s in root.spawn(3)]
 
-    def _fit_model(self, model, seed):
-        model = clone(model)
-        if "random_state" in model.get_params():
-            model.set_params(random_state=seed)
-        X, y = reward_table(self.log_, self.banks_)
-        self.reward_model_ = model.fit(X, y)
-        self.user_columns_ = user_columns(self.log_)
+    @staticmethod
+    def _fit_model(model, seed, log, banks):
+        """The fitted reward model and the log's user columns."""
+        X, y = reward_table(log, banks)
+        return _seeded(model, seed).fit(X, y), user_columns(log)
+
+    @staticmethod
+    def _first_id(first_action_id, log, banks) -> int:
+        """The first new id: above every id of the log and of the banks."""
+        used = max(
+            int(log["action_id"].max()) if len(log) else -1,
+            *(int(np.max(b.action_ids)) for b in banks),
+        )
+        if first_action_id is None:
+            return used + 1
+        if (
+            not isinstance(first_action_id, numbers.Integral)
+            or isinstance(first_action_id, bool)
+            or first_action_id <= used
+        ):
+            raise ValueError(
+                f"first_action_id must be an integer above every id in use ({used}); got "
+                f"{first_action_id!r}."
+            )
+        return int(first_action_id)
 
     # ------------------------------------------------------------- proposal
     def propose_bank(
@@ -244,15 +283,24 @@ class ActionBankOptimizer(BaseEstimator):
         """
         self._check_log(observations, actions)
         model, k, embedder = self.check_proposal(n_actions, actions)
+        log = observations.reset_index(drop=True)
+        history = pd.concat([self.__dict__.get("log_"), log], ignore_index=True)
+        banks = [*self.__dict__.get("banks_", []), actions]
+        first = self._first_id(first_action_id, history, banks)
+        if random_state is None:
+            random_state = 0
+        elif not isinstance(random_state, numbers.Integral) or isinstance(random_state, bool):
+            raise TypeError(f"random_state must be an int, got {type(random_state).__name__}.")
         model_seed, text_seed, user_seed = self._seeds(random_state)
         stages = tqdm(total=4, disable=not self.progress, desc="action bank")
         timings = {}
 
         start = time.perf_counter()
-        log = observations.reset_index(drop=True)
-        self.log_ = pd.concat([self.__dict__.get("log_"), log], ignore_index=True)
-        self.banks_ = [*self.__dict__.get("banks_", []), actions]
-        self._fit_model(model, model_seed)
+        fitted = self._fit_model(model, model_seed, history, banks)
+        # Only a proposal whose model could be fitted joins the history: a
+        # failed call leaves the optimizer as it was.
+        self.log_, self.banks_ = history, banks
+        self.reward_model_, self.user_columns_ = fitted
         timings["fit_seconds"] = time.perf_counter() - start
         stages.update()
 
@@ -262,16 +310,15 @@ class ActionBankOptimizer(BaseEstimator):
             users = users.iloc[np.sort(rows)]
         start = time.perf_counter()
         parents = self._ranked(users, actions)
-        generator = (
-            clone(self.candidate_generator, safe=False)
+        generator = _seeded(
+            self.candidate_generator
             if self.candidate_generator is not None
-            else CandidateGenerator()
+            else CandidateGenerator(),
+            text_seed,
         )
-        generator.set_params(random_state=text_seed)
         texts = generator.generate(self.action_pool_size, [actions.texts[i] for i in parents],
                                    exclude=actions.texts)  # fmt: skip
-        first = int(np.max(actions.action_ids)) + 1 if first_action_id is None else first_action_id
-        new = make_action_bank(texts, embedder, start_id=int(first))
+        new = make_action_bank(texts, embedder, start_id=first)
         self.candidates_ = actions.concat(new)
         timings["generate_seconds"] = time.perf_counter() - start
         stages.update()

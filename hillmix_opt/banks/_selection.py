@@ -81,14 +81,20 @@ def _check_selection(R, k, embeddings, diversity_weight, fixed):
         )
     if not isinstance(diversity_weight, numbers.Real) or not 0 <= diversity_weight <= 1:
         raise ValueError(f"diversity_weight must be in [0, 1]; got {diversity_weight!r}.")
-    if diversity_weight > 0:
-        if embeddings is None:
-            raise ValueError("diversity_weight > 0 needs the candidates' embeddings.")
-        if embeddings.shape[0] != R.shape[1]:
+    if diversity_weight > 0 and embeddings is None:
+        raise ValueError("diversity_weight > 0 needs the candidates' embeddings.")
+    if embeddings is not None:
+        if embeddings.ndim != 2 or embeddings.shape[0] != R.shape[1]:
             raise ValueError(
-                f"embeddings has {embeddings.shape[0]} rows for {R.shape[1]} candidates."
+                f"embeddings must be a candidates x dimensions array with {R.shape[1]} rows; "
+                f"got shape {embeddings.shape}."
             )
-    fixed = np.unique(np.asarray(fixed, dtype=np.intp))
+        if not np.isfinite(embeddings).all():
+            raise ValueError("embeddings hold NaN or infinite values.")
+    fixed = np.asarray(fixed)
+    if fixed.size and not np.issubdtype(fixed.dtype, np.integer):
+        raise ValueError(f"fixed must hold candidate columns (integers); got {fixed.tolist()}.")
+    fixed = np.unique(fixed.astype(np.intp))
     if fixed.size and (fixed.min() < 0 or fixed.max() >= R.shape[1] or fixed.size > k):
         raise ValueError(f"fixed must hold at most k={k} distinct candidate columns.")
     return fixed
@@ -152,8 +158,8 @@ def greedy_bank(
     """
     R = np.asarray(rewards, dtype=np.float64)
     E = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
-    fixed = list(dict.fromkeys(np.asarray(fixed, dtype=np.intp).tolist()))
     _check_selection(R, k, E, diversity_weight, fixed)
+    fixed = list(dict.fromkeys(np.asarray(fixed, dtype=np.intp).tolist()))
     if not isinstance(starts, numbers.Integral) or isinstance(starts, bool) or starts < 1:
         raise ValueError(f"starts must be a positive integer; got {starts!r}.")
     unit = None

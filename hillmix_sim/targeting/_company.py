@@ -39,15 +39,16 @@ __all__ = ["CompanySimulator"]
 def _seed_of(component, seed):
     """A copy whose unset random_state is filled from the simulation's seed.
 
-    Estimators are cloned; other components (duck-typed generators) are
-    copied, so the caller's object is never advanced or changed.
+    Estimators are cloned; other components (duck-typed generators,
+    algorithms) are deep-copied, so the caller's object is never advanced or
+    changed and no state is shared between runs.
     """
     if hasattr(component, "get_params"):
         copy = clone(component, safe=False)
         if copy.get_params().get("random_state", 0) is None:
             copy.set_params(random_state=seed)
         return copy
-    copy = _copy.copy(component)
+    copy = _copy.deepcopy(component)
     if getattr(copy, "random_state", 0) is None:
         copy.random_state = seed
     return copy

@@ -267,7 +267,9 @@ class LLMActionGenerator:
                 client = None
                 for round_ in range(max_rounds):
                     k = min(n - len(texts), self.batch_size)
-                    avoid = (exclude + texts)[-_MAX_AVOID:]
+                    # The examples are not to be avoided, even when excluded.
+                    quoted = set(examples)
+                    avoid = [t for t in exclude + texts if t not in quoted][-_MAX_AVOID:]
                     messages = self._messages(k, avoid, examples)
                     reply = self._cached(messages, round_)
                     if reply is None:
@@ -338,7 +340,10 @@ class LLMActionGenerator:
     def _cache_path(self, messages, round_) -> Path | None:
         if self.cache_dir is None:
             return None
-        request = [self.model, float(self.temperature), messages, round_]
+        # The endpoint too: another server under the same model name is
+        # another model.
+        base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
+        request = [base_url, self.model, float(self.temperature), messages, round_]
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         return Path(self.cache_dir) / f"{key}.json"
 

@@ -210,3 +210,67 @@ def test_the_company_refuses_an_impossible_proposal_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="pool's size"):
         sim.run(tmp_path / "r")
     assert not (tmp_path / "r").exists() and not hasattr(sim, "results_")
+
+
+def test_uncertainty_aware_selection_reports_the_spread():
+    pytest.importorskip("torch")
+    from hillmix_opt import BayesianNeuralRewardModel
+
+    log, bank = _log()
+    model = BayesianNeuralRewardModel(lr=1e-2, max_epochs=3, n_mc_samples=4, random_state=0)
+    optimizer = _optimizer(reward_model=model, use_uncertainty=True, uncertainty_weight=1.0)
+    new = optimizer.propose_bank(log, bank, 3, 100, 0)
+    record = optimizer.results_
+    assert len(new) == 3 and record["mean_std_chosen"] > 0 and record["mean_std_pool"] > 0
+
+
+def test_a_failed_call_leaves_the_optimizer_as_it_was_and_ids_stay_fresh():
+    log, bank = _log()
+    optimizer = _optimizer()
+    first = optimizer.propose_bank(log, bank, 3, None, 0)
+    assert first.action_ids.min() >= 0 and len(optimizer.log_) == len(log)
+    # A log that names an action no bank holds fails, and is not kept.
+    bad = log.assign(action_id=999)
+    with pytest.raises(ValueError, match="999"):
+        optimizer.propose_bank(bad, first, 3, None, 1)
+    assert len(optimizer.log_) == len(log)
+    # Without first_action_id, new ids start above every id seen, the old bank's too.
+    second_log = log.assign(action_id=np.resize(first.action_ids, len(log)))
+    second = optimizer.propose_bank(second_log, first, 3, None, 2)
+    new = np.setdiff1d(second.action_ids, first.action_ids)
+    assert new.size == 0 or new.min() > max(bank.action_ids.max(), first.action_ids.max())
+    with pytest.raises(ValueError, match="first_action_id"):
+        optimizer.propose_bank(second_log, first, 3, 0, 3)
+
+
+def test_a_set_seed_of_the_generator_is_kept():
+    log, bank = _log()
+    banks = [
+        _optimizer(candidate_generator=CandidateGenerator(random_state=s)).propose_bank(
+            log, bank, 3, 100, 0
+        )
+        for s in (1, 2)
+    ]
+    assert banks[0] != banks[1]
+
+
+def test_the_chat_model_is_not_told_to_avoid_the_actions_it_should_vary(openai_server):
+    parents = ["Subject: 20% off coffee | Body: Good news. Take 20% off all coffee."]
+    CandidateGenerator(
+        backend="openai", api_key="test", base_url=openai_server.base_url, exploration=0.0,
+        random_state=0,
+    ).generate(3, parents, exclude=parents)  # fmt: skip
+    prompt = openai_server.requests[-1][1]["messages"][1]["content"]
+    avoid = prompt.split("Do not repeat")[-1] if "Do not repeat" in prompt else ""
+    assert parents[0] in prompt and parents[0] not in avoid
+
+
+def test_the_reply_cache_is_per_endpoint(openai_server, tmp_path):
+    from hillmix_sim import LLMActionGenerator
+
+    common = {"api_key": "test", "cache_dir": tmp_path, "backoff": 0.0, "max_retries": 0}
+    LLMActionGenerator(base_url=openai_server.base_url, **common).generate(3)
+    elsewhere = LLMActionGenerator(base_url="http://127.0.0.1:9/v1", timeout=0.5, **common)
+    with pytest.warns(FallbackWarning):
+        elsewhere.generate(3)
+    assert elsewhere.backend_ == "template"

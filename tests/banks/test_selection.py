@@ -98,3 +98,21 @@ def test_bad_input_is_refused(kwargs, match):
 def test_nan_rewards_are_refused():
     with pytest.raises(ValueError, match="NaN"):
         greedy_bank(np.array([[0.1, np.nan]]), 1)
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "match"),
+    [
+        (np.array([[0.0, np.nan], [1.0, 0.0], [0.0, 1.0]]), "NaN"),
+        (np.ones(3), "embeddings must be"),
+        (np.ones((2, 2)), "embeddings must be"),
+    ],
+)
+def test_bad_embeddings_are_refused(embeddings, match):
+    with pytest.raises(ValueError, match=match):
+        greedy_bank(np.ones((4, 3)), 2, embeddings=embeddings, diversity_weight=0.5)
+
+
+def test_fixed_must_name_columns():
+    with pytest.raises(ValueError, match="fixed"):
+        greedy_bank(np.ones((4, 3)), 2, fixed=[0.7])
