@@ -21,15 +21,18 @@ sequence ``mix(seed + i * GOLDEN)`` passes BigCrush.
 
 from __future__ import annotations
 
+import copy
 import numbers
 
 import numpy as np
+from sklearn.base import clone
 
 __all__ = [
     "check_generator",
     "entity_bases",
     "mix64",
     "resolve_seed",
+    "seeded_copy",
     "stream_key",
     "uniform_pair",
     "uniforms",
@@ -86,6 +89,44 @@ def check_generator(random_state) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
     return np.random.default_rng(resolve_seed(random_state))
+
+
+def seeded_copy(component, seed: int):
+    """A copy of ``component`` whose unset ``random_state`` is ``seed``; a set one is kept.
+
+    How a component passed to another (a strategy to a simulation, a reward
+    model to an optimizer) gets its randomness from its owner's seed without
+    the caller's object being changed, advanced or shared between runs:
+    estimators are cloned; other objects (duck-typed generators, algorithms)
+    are deep-copied.
+
+    Parameters
+    ----------
+    component : object
+    seed : int
+
+    Returns
+    -------
+    object
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> from hillmix.utils import seeded_copy
+    >>> seeded_copy(SGDClassifier(), 3).random_state
+    3
+    >>> seeded_copy(SGDClassifier(random_state=1), 3).random_state
+    1
+    """
+    if hasattr(component, "get_params"):
+        duplicate = clone(component, safe=False)
+        if duplicate.get_params().get("random_state", 0) is None:
+            duplicate.set_params(random_state=seed)
+        return duplicate
+    duplicate = copy.deepcopy(component)
+    if getattr(duplicate, "random_state", 0) is None:
+        duplicate.random_state = seed
+    return duplicate
 
 
 # ------------------------------------------------------- counter-based stream

@@ -8,7 +8,7 @@ checks of the API scikit-learn cannot check (:func:`check_strategy`,
 """
 
 from .._jax_setup import double_precision
-from .._random import check_generator, resolve_seed
+from .._random import check_generator, resolve_seed, seeded_copy
 from ._discovery import all_estimators, estimator_from_name
 from ._estimator_checks import check_allocator, check_simulator, check_strategy, estimator_kind
 
@@ -22,4 +22,5 @@ __all__ = [
     "estimator_from_name",
     "estimator_kind",
     "resolve_seed",
+    "seeded_copy",
 ]

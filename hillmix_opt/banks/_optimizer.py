@@ -10,17 +10,16 @@ chosen, so the company's strategy keeps what it learned about them.
 
 from __future__ import annotations
 
-import copy as copy_module
 import numbers
 import time
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils._param_validation import HasMethods, Interval
 from tqdm.auto import tqdm
 
-from hillmix.utils import resolve_seed
+from hillmix.utils import resolve_seed, seeded_copy
 from hillmix.utils._expected_failures import LOG_CHECKS
 from hillmix_sim import ActionBank, HashingEmbedder, make_action_bank
 
@@ -30,19 +29,6 @@ from ._candidates import CandidateGenerator
 from ._selection import bank_value, greedy_bank
 
 __all__ = ["ActionBankOptimizer"]
-
-
-def _seeded(component, seed: int):
-    """A copy of ``component`` whose unset ``random_state`` is ``seed``; a set one is kept."""
-    if hasattr(component, "get_params"):
-        copy = clone(component, safe=False)
-        if copy.get_params().get("random_state", 0) is None:
-            copy.set_params(random_state=seed)
-        return copy
-    copy = copy_module.deepcopy(component)
-    if getattr(copy, "random_state", 0) is None:
-        copy.random_state = seed
-    return copy
 
 
 class ActionBankOptimizer(BaseEstimator):
@@ -224,7 +210,7 @@ class ActionBankOptimizer(BaseEstimator):
     def _fit_model(model, seed, log, banks):
         """The fitted reward model and the log's user columns."""
         X, y = reward_table(log, banks)
-        return _seeded(model, seed).fit(X, y), user_columns(log)
+        return seeded_copy(model, seed).fit(X, y), user_columns(log)
 
     @staticmethod
     def _first_id(first_action_id, log, banks) -> int:
@@ -310,7 +296,7 @@ class ActionBankOptimizer(BaseEstimator):
             users = users.iloc[np.sort(rows)]
         start = time.perf_counter()
         parents = self._ranked(users, actions)
-        generator = _seeded(
+        generator = seeded_copy(
             self.candidate_generator
             if self.candidate_generator is not None
             else CandidateGenerator(),

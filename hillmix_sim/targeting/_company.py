@@ -10,18 +10,17 @@ Strategies and algorithms are passed in: this module never imports
 
 from __future__ import annotations
 
-import copy as _copy
 import json
 import shutil
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import HasMethods, Interval
 from tqdm.auto import tqdm
 
-from hillmix.utils import resolve_seed
+from hillmix.utils import resolve_seed, seeded_copy
 from hillmix.utils._expected_failures import NO_DATA_CHECKS
 
 from .._files import fresh_directory, json_default
@@ -34,24 +33,6 @@ from ._templates import TemplateActionGenerator
 from ._users import USER_FEATURES, USER_SCORE_COLUMNS, UserGenerator, user_matrix
 
 __all__ = ["CompanySimulator"]
-
-
-def _seed_of(component, seed):
-    """A copy whose unset random_state is filled from the simulation's seed.
-
-    Estimators are cloned; other components (duck-typed generators,
-    algorithms) are deep-copied, so the caller's object is never advanced or
-    changed and no state is shared between runs.
-    """
-    if hasattr(component, "get_params"):
-        copy = clone(component, safe=False)
-        if copy.get_params().get("random_state", 0) is None:
-            copy.set_params(random_state=seed)
-        return copy
-    copy = _copy.deepcopy(component)
-    if getattr(copy, "random_state", 0) is None:
-        copy.random_state = seed
-    return copy
 
 
 # Users of an iteration a proposal is judged on (a sample when there are more).
@@ -253,14 +234,14 @@ class CompanySimulator(BaseEstimator):
             int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(2)
         )
         user_generator = self.user_generator if self.user_generator is not None else UserGenerator()
-        generator = _seed_of(user_generator, users_seed).fit()
+        generator = seeded_copy(user_generator, users_seed).fit()
         users = [generator.generate(self.n_users, iteration=i) for i in range(self.n_iterations)]
         action_generator = (
             self.action_generator
             if self.action_generator is not None
             else TemplateActionGenerator()
         )
-        texts = _seed_of(action_generator, actions_seed).generate(self.n_initial_actions)
+        texts = seeded_copy(action_generator, actions_seed).generate(self.n_initial_actions)
         embedder = self.embedder if self.embedder is not None else HashingEmbedder()
         bank = make_action_bank(texts, embedder)
         config = {
@@ -308,7 +289,7 @@ class CompanySimulator(BaseEstimator):
             )
         root_seed = resolve_seed(self.random_state)
         seeds = self._seeds(root_seed)
-        truth = _seed_of(truth, seeds["truth"])
+        truth = seeded_copy(truth, seeds["truth"])
         if data is None:
             data = self._generate_data(seeds["data"])
         elif not isinstance(data, SimulationData):
@@ -319,9 +300,11 @@ class CompanySimulator(BaseEstimator):
                 f"{self.n_iterations}."
             )
         truth.fit(data.users[0], action_embeddings=data.initial_bank.embeddings)
-        strategy = _seed_of(self.strategy, seeds["strategy"])
+        strategy = seeded_copy(self.strategy, seeds["strategy"])
         # A copy per run: an algorithm may carry what it saw across iterations.
-        algorithm = None if self.algorithm is None else _seed_of(self.algorithm, seeds["algorithm"])
+        algorithm = (
+            None if self.algorithm is None else seeded_copy(self.algorithm, seeds["algorithm"])
+        )
         check = getattr(algorithm, "check_proposal", None)
         if self.action_bank_size > 0 and callable(check):
             # Refused now rather than after the first iteration's work.
