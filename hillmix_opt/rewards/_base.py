@@ -384,3 +384,9 @@ class _BaseRewardModel(ClassifierMixin, BaseEstimator):
 def _sigmoid(z):
     z = np.asarray(z, dtype=np.float64)
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _logit(p):
+    """The log-odds of probabilities, clipped off 0 and 1."""
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import ndtri
 from sklearn.utils._param_validation import Interval
 
-from ._base import _sigmoid
+from ._base import _logit, _sigmoid
 from ._laplace import bilinear_weights, gauss_newton, logit_variance, posterior_covariance, with_one
 from ._neural import NeuralRewardModel
 
@@ -209,9 +209,3 @@ class BayesianNeuralRewardModel(NeuralRewardModel):
         sd = np.sqrt(spread + self._laplace_variance(U, A))
         half = ndtri(0.5 + coverage / 2.0) * sd
         return _sigmoid(centre - half), _sigmoid(centre + half)
-
-
-def _logit(p):
-    """The log-odds of the mean probability (``predict_proba`` gives the mean back)."""
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import numbers
 
 import numpy as np
@@ -13,8 +12,8 @@ from tqdm.auto import tqdm
 
 from hillmix.utils import resolve_seed
 
-from ._base import _MAX_ROWS, _BaseRewardModel
-from ._torch import require_torch
+from ._base import _MAX_ROWS, _BaseRewardModel, _logit
+from ._torch import _EarlyStopping, require_torch
 
 __all__ = ["GaussianProcessRewardModel"]
 
@@ -191,8 +190,8 @@ class GaussianProcessRewardModel(_BaseRewardModel):
         generator = torch.Generator().manual_seed(seed)
         train_idx = torch.as_tensor(train)
         rows = torch.as_tensor(valid if len(valid) else train)
-        best, best_loss, waited, history = None, np.inf, 0, []
         epochs = tqdm(range(self.max_epochs), disable=not self.progress, desc="epochs", leave=False)
+        stopping = _EarlyStopping(self.patience, epochs if self.progress else None)
         for _ in epochs:
             gp.train()
             order = train_idx[torch.randperm(len(train_idx), generator=generator)]
@@ -209,18 +208,9 @@ class GaussianProcessRewardModel(_BaseRewardModel):
             target = t[rows].double().numpy()
             p = np.clip(p, 1e-12, 1 - 1e-12)
             score = float(-np.mean(target * np.log(p) + (1 - target) * np.log1p(-p)))
-            history.append(score)
-            if self.progress:
-                epochs.set_postfix(loss=f"{score:.4f}")
-            if score < best_loss - 1e-6:
-                best, best_loss, waited = copy.deepcopy(gp.state_dict()), score, 0
-            elif self.patience is not None:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if best is not None:
-            gp.load_state_dict(best)
-        return history
+            if stopping.stop(score, gp):
+                break
+        return stopping.restore(gp)
 
     # ------------------------------------------------------------ predict
     def _latent(self, U, A):
@@ -239,8 +229,7 @@ class GaussianProcessRewardModel(_BaseRewardModel):
         return mean, np.maximum(var, 0.0)
 
     def _row_logits(self, U, A):
-        p = np.clip(_probit_mean(*self._latent(U, A)), 1e-12, 1 - 1e-12)
-        return np.log(p) - np.log1p(-p)
+        return _logit(_probit_mean(*self._latent(U, A)))
 
     def _pairs(self, U, A):
         rows_u = np.repeat(U, len(A), axis=0)

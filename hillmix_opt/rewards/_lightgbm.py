@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from hillmix.utils import resolve_seed
 
 from ._base import _BaseRewardModel
+from ._table import EMBEDDING_PREFIX
 from ._tree_boxes import leaf_boxes
 
 __all__ = ["LightGBMRewardModel"]
@@ -282,10 +283,11 @@ class LightGBMRewardModel(_BaseRewardModel):
         return self
 
     def _check_columns_for_dask(self, columns):
-        if not any(str(c).startswith("emb_") for c in columns) and self.action_features == "auto":
+        named = any(str(c).startswith(EMBEDDING_PREFIX) for c in columns)
+        if not named and self.action_features == "auto":
             raise ValueError(
-                "A dask DataFrame needs its action columns named emb_* (as reward_table names "
-                "them), or action_features naming them."
+                f"A dask DataFrame needs its action columns named {EMBEDDING_PREFIX}* (as "
+                "reward_table names them), or action_features naming them."
             )
 
     def _row_logits(self, U, A):

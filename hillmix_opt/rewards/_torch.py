@@ -45,6 +45,37 @@ def require_torch(owner: str):
     return torch
 
 
+class _EarlyStopping:
+    """Epoch by epoch: the held-out losses, the best epoch's weights, when to stop.
+
+    Shared by the networks' training loop and the Gaussian process's.
+    """
+
+    def __init__(self, patience: int | None, bar=None):
+        self.patience = patience
+        self.bar = bar
+        self.history: list[float] = []
+        self.best, self.best_loss, self.waited = None, np.inf, 0
+
+    def stop(self, score: float, module) -> bool:
+        """Record an epoch's held-out loss; True once ``patience`` epochs brought nothing."""
+        self.history.append(score)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{score:.4f}")
+        if score < self.best_loss - 1e-6:
+            self.best, self.best_loss, self.waited = copy.deepcopy(module.state_dict()), score, 0
+        elif self.patience is not None:
+            self.waited += 1
+            return self.waited >= self.patience
+        return False
+
+    def restore(self, module) -> list[float]:
+        """Load the best epoch's weights into ``module``; return the losses."""
+        if self.best is not None:
+            module.load_state_dict(self.best)
+        return self.history
+
+
 class _TorchRewardModel(_BaseRewardModel):
     """A reward model whose network is a torch module; subclasses build the module.
 
@@ -206,8 +237,8 @@ class _TorchRewardModel(_BaseRewardModel):
         loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
         train_idx = torch.as_tensor(train, device=device)
         valid_idx = torch.as_tensor(valid, device=device)
-        best, best_loss, waited, history = None, np.inf, 0, []
         epochs = tqdm(range(self.max_epochs), disable=not self.progress, desc="epochs", leave=False)
+        stopping = _EarlyStopping(self.patience, epochs if self.progress else None)
         for _ in epochs:
             module.train()
             order = train_idx[torch.randperm(len(train_idx), generator=generator).to(device)]
@@ -225,18 +256,9 @@ class _TorchRewardModel(_BaseRewardModel):
                 logits = module(Ut[rows], At[rows])
                 weight = None if wt is None else wt[rows]
                 score = float(loss_fn(logits, yt[rows], weight=weight))
-            history.append(score)
-            if self.progress:
-                epochs.set_postfix(loss=f"{score:.4f}")
-            if score < best_loss - 1e-6:
-                best, best_loss, waited = copy.deepcopy(module.state_dict()), score, 0
-            elif self.patience is not None:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if best is not None:
-            module.load_state_dict(best)
-        return history
+            if stopping.stop(score, module):
+                break
+        return stopping.restore(module)
 
     # ------------------------------------------------------------ predict
     def _torch(self):
