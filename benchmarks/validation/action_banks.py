@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _rst import rst_table  # this folder's shared table writer
 
 from hillmix_opt import ActionBankOptimizer, LinUCBStrategy, make_reward_model
 from hillmix_sim import CompanySimulator
@@ -134,12 +135,7 @@ def to_rst(table: pd.DataFrame) -> str:
          f"{r.first_captured_lift:.2f}", f"{r.model_truth_correlation:.2f}"]
         for _, r in table.iterrows()
     ]  # fmt: skip
-    rows = [header, *body]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    rule = " ".join("=" * w for w in widths)
-    lines = [rule, " ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), rule]
-    lines += [" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in body]
-    return "\n".join([*lines, rule]) + "\n"
+    return rst_table(header, body)
 
 
 def plot(per_run: pd.DataFrame, path: Path) -> None:

@@ -23,19 +23,13 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from _rst import rst_table  # this folder's shared table writer
 
-from hillmix_opt import LinUCBStrategy, compare_reward_models, make_reward_model
+from hillmix_opt import REWARD_MODELS, LinUCBStrategy, compare_reward_models, make_reward_model
 from hillmix_sim import CompanySimulator
 
 TRUTHS = ("mixture_of_experts", "gmm")
-MODELS = (
-    "logistic",
-    "lightgbm",
-    "neural",
-    "bayesian_neural",
-    "gaussian_process",
-    "ft_transformer",
-)
+MODELS = tuple(REWARD_MODELS)
 COLUMNS = ["pearson", "spearman", "log_loss", "brier", "auc", "ece", "coverage"]
 
 
@@ -82,16 +76,11 @@ def to_rst(table: pd.DataFrame) -> str:
         "truth", "actions", "model", "Pearson", "worst", "Spearman", "log loss", "Brier", "AUC",
         "ECE", "90% cover", "fit s", "predict s",
     ]  # fmt: skip
-    rows = [header] + [
+    rows = [
         [str(v) if isinstance(v, str) else ("" if pd.isna(v) else f"{v:.3f}") for v in row]
         for row in shown.itertuples(index=False)
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    rule = " ".join("=" * w for w in widths)
-    lines = [rule, " ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), rule]
-    lines += [" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows[1:]]
-    lines.append(rule)
-    return "\n".join(lines) + "\n"
+    return rst_table(header, rows)
 
 
 def main() -> None:
