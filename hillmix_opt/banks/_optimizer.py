@@ -31,6 +31,11 @@ from ._selection import bank_value, greedy_bank
 __all__ = ["ActionBankOptimizer"]
 
 
+def _check_bank(bank, name: str) -> None:
+    if not isinstance(bank, ActionBank):
+        raise TypeError(f"{name} must be an ActionBank, got {type(bank).__name__}.")
+
+
 class ActionBankOptimizer(BaseEstimator):
     """Proposes a new action bank from targeting logs: the company's action-bank algorithm.
 
@@ -156,13 +161,11 @@ class ActionBankOptimizer(BaseEstimator):
         return model
 
     @staticmethod
-    def _check_log(observations, bank):
+    def _check_log(observations):
         if not isinstance(observations, pd.DataFrame):
             raise TypeError(
                 f"observations must be a pandas DataFrame, got {type(observations).__name__}."
             )
-        if not isinstance(bank, ActionBank):
-            raise TypeError(f"actions must be an ActionBank, got {type(bank).__name__}.")
         missing = [c for c in ("action_id", "reward") if c not in observations.columns]
         if missing:
             raise ValueError(
@@ -193,8 +196,9 @@ class ActionBankOptimizer(BaseEstimator):
         if banks is None:
             raise ValueError("banks is required: the banks holding the log's actions.")
         bank_list = [banks] if isinstance(banks, ActionBank) else list(banks)
-        for bank in bank_list:
-            self._check_log(X, bank)
+        self._check_log(X)
+        for i, bank in enumerate(bank_list):
+            _check_bank(bank, f"banks[{i}]")
         log = X.reset_index(drop=True)
         self.reward_model_, self.user_columns_ = self._fit_model(
             model, self._seeds(0)[0], log, bank_list
@@ -267,7 +271,7 @@ class ActionBankOptimizer(BaseEstimator):
         bank : ActionBank
             Kept actions with their ids, new ones with fresh ids.
         """
-        self._check_log(observations, actions)
+        self._check_log(observations)
         model, k, embedder = self.check_proposal(n_actions, actions)
         log = observations.reset_index(drop=True)
         history = pd.concat([self.__dict__.get("log_"), log], ignore_index=True)
@@ -359,8 +363,7 @@ class ActionBankOptimizer(BaseEstimator):
             The unfitted reward model, the bank size and the embedder to use.
         """
         model = self._check()
-        if not isinstance(actions, ActionBank):
-            raise TypeError(f"actions must be an ActionBank, got {type(actions).__name__}.")
+        _check_bank(actions, "actions")
         k = self.action_bank_size if n_actions is None else n_actions
         pool = len(actions) + self.action_pool_size
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 1 <= k <= pool:
