@@ -224,12 +224,16 @@ class UserGenerator(BaseEstimator):
         return users
 
     def _expected_failed_checks(self):
-        return dict.fromkeys(
-            NO_DATA_CHECKS, "fit takes no data (X is ignored): users come from random_state alone"
-        )
+        return {
+            check: "fit takes no data (X is ignored): users come from random_state alone"
+            for check in NO_DATA_CHECKS
+            if check != "check_estimator_sparse_tag"
+        }
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         tags.target_tags.required = False
+        # fit ignores X, so a sparse X is as welcome as any.
+        tags.input_tags.sparse = True
         return tags
