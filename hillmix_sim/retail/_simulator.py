@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from joblib import Parallel, delayed
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import metadata_routing
 from sklearn.utils._param_validation import Interval
@@ -514,11 +515,16 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
             if repeated:
                 # Assigning the columns would keep the last copy of each.
                 raise ValueError(f"The spend plan has the channel(s) {repeated} more than once.")
-            values = spend.to_numpy(dtype=np.float64, na_value=np.nan)
+            values = _real_values(spend.to_numpy(na_value=np.nan))
             frame = pd.DataFrame(0.0, index=range(len(spend)), columns=names)
             frame[columns] = values
         else:
-            values = np.asarray(spend, dtype=np.float64)
+            if sparse.issparse(spend):
+                raise TypeError(
+                    "The spend plan is a sparse matrix; pass a dense array (.toarray()) or a "
+                    "DataFrame."
+                )
+            values = _real_values(np.asarray(spend))
             if values.ndim == 1:
                 raise ValueError(
                     "Expected a 2-D spend plan (weeks x channels), got a 1-D array. "
@@ -934,6 +940,17 @@ def _check_n_weeks(n_weeks) -> int:
     if not isinstance(n_weeks, Integral) or isinstance(n_weeks, bool) or n_weeks < 1:
         raise ValueError(f"n_weeks must be a positive integer, got {n_weeks!r}.")
     return int(n_weeks)
+
+
+def _real_values(values: np.ndarray) -> np.ndarray:
+    """A spend plan's values as float64; complex or non-numeric ones refused."""
+    if np.iscomplexobj(values):
+        # Casting would drop the imaginary part with only a warning.
+        raise ValueError("The spend plan has complex values; spend must be real numbers.")
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The spend plan must hold numbers: {exc}.") from exc
 
 
 def _per_channel(name, value, n_channels) -> np.ndarray:

@@ -486,3 +486,23 @@ def test_retail_simulator_is_a_transformer_of_non_negative_spend():
     assert tags[0].positive_only and tags[1].preserves_dtype == []
     # 18 before: 6 failed only for the missing mixin and tags.
     assert len(sim._expected_failed_checks()) <= 14
+
+
+@pytest.mark.parametrize(
+    ("spend", "error", "match"),
+    [
+        (np.full((2, 3), 1.0 + 1.0j), ValueError, "complex values"),
+        (pd.DataFrame({"tv": [1.0 + 2.0j]}), ValueError, "complex values"),
+        (np.array([[1.0, "a", 2.0]], dtype=object), ValueError, "must hold numbers"),
+        (pd.DataFrame({"tv": ["x"]}), ValueError, "must hold numbers"),
+        ("sparse", TypeError, "sparse matrix"),
+    ],
+)
+def test_spend_plans_that_are_not_real_numbers_are_refused(spend, error, match):
+    # Complex spend lost its imaginary part with only a warning; sparse spend
+    # failed with "setting an array element with a sequence".
+    from scipy import sparse
+
+    spend = sparse.csr_array(np.ones((2, 3))) if isinstance(spend, str) else spend
+    with pytest.raises(error, match=match):
+        small(n_households=10).transform(spend)
