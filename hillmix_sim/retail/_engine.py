@@ -237,12 +237,20 @@ def trip_rates(
     # A negative responsiveness (ads that put a household off) can take the
     # lift below -1: the household then stops visiting, it does not visit
     # more (Poisson inversion of a negative mean counts up, not down).
-    return (
+    rate = (
         t["visit_rate"][:, None]
         * state.season[None, :]
         * promo
         * np.maximum(1.0 + hill_lift(households, adstock), 0.0)
     )
+    if not np.all(np.isfinite(rate)):
+        # The simulator refuses such settings in fit; a NaN rate would
+        # otherwise become zero trips.
+        raise ValueError(
+            "Trip rates overflowed to inf or NaN: lower promo_visit_effect, seasonality, "
+            "visit_rate or media_responsiveness."
+        )
+    return rate
 
 
 def _behaviour_bases(seed: int, households: Households) -> np.ndarray:
@@ -289,8 +297,11 @@ def simulate_trips(u: np.ndarray, rate: np.ndarray) -> np.ndarray:
 def _geometric(u: np.ndarray, mean: np.ndarray, cap: int) -> np.ndarray:
     """Counts on 1, 2, ... with the given means, by inversion, capped."""
     q = 1.0 - 1.0 / np.maximum(mean, 1.0 + 1e-9)
-    extra = np.floor(np.log(u) / np.log(q))
-    return np.minimum(1.0 + extra, cap).astype(np.int64)
+    with np.errstate(divide="ignore"):
+        extra = np.floor(np.log(u) / np.log(q))
+    # A mean too large for q < 1 in float64 (about 1e16) gives log(q) = 0 and
+    # extra = -inf, which became the most negative int64: it means the cap.
+    return np.minimum(1.0 + np.nan_to_num(extra, neginf=cap), cap).astype(np.int64)
 
 
 def simulate_baskets(
@@ -418,6 +429,13 @@ def simulate_baskets(
             utility += coef[f, lh][:, None] * plane[idx]
         np.exp(utility, out=utility)
         np.cumsum(utility, axis=1, out=utility)
+        if not np.all(np.isfinite(utility[:, -1])):
+            # exp overflows float32 beyond a utility of about 88 (and inf - inf
+            # is NaN): the choice would be the first product, not the logit's.
+            raise ValueError(
+                "Product utilities overflow float32: lower price_sensitivity, "
+                "promo_responsiveness, display_sensitivity or mailer_sensitivity."
+            )
         target = u_prod.astype(np.float32) * utility[:, -1]
         choice = np.minimum((utility < target[:, None]).sum(axis=1), K - 1)
         chosen = row + choice

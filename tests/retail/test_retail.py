@@ -120,6 +120,23 @@ def test_bad_trait_distributions_are_refused_at_fit(spec, match):
         RetailSimulator(promo_responsiveness=spec).fit()
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"quantity": ("constant", 1e17)},
+        {"promo_quantity_lift": 1e300},
+        {"basket_size": ("constant", 1e17)},
+    ],
+)
+def test_huge_mean_counts_reach_the_cap_not_negative_counts(params):
+    # A geometric mean past 1e16 gave log(q) = 0 and counts of -2**63:
+    # negative quantities and sales, or a crash in np.repeat.
+    data = small(n_households=10, **params).generate(2)
+    tx = data.transactions
+    assert tx["quantity"].between(1, 99).all() and (tx["sales_value"] >= 0).all()
+    assert tx.groupby("basket_id").size().between(1, 256).all()
+
+
 def test_every_trait_distribution_is_a_settable_parameter():
     sim = small()
     changed = clone(sim).set_params(promo_responsiveness=("constant", 2.0)).fit()
