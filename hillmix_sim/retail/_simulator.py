@@ -45,11 +45,45 @@ from ._io import (
     weekly_frame,
     write_parquet_batch,
 )
-from ._traits import check_trait
+from ._traits import Domain, check_trait, trait_support
 
 __all__ = ["RetailSimulator", "make_retail_data"]
 
 _TRAIT_PARAMS = (*SCALAR_TRAITS, "media_responsiveness", "base_price", "tpr_depth")
+_PROBABILITY = Domain(0.0, 1.0)
+_POSITIVE = Domain(0.0, math.inf, low_closed=False)
+_NON_NEGATIVE = Domain(0.0, math.inf)
+_MEAN_COUNT = Domain(1.0, math.inf)  # counts start at one
+#: The values each trait means something for; fit refuses distributions
+#: that can produce others.
+TRAIT_DOMAINS = {
+    "visit_rate": _POSITIVE,
+    "basket_size": _MEAN_COUNT,
+    "price_sensitivity": _NON_NEGATIVE,
+    "promo_responsiveness": _NON_NEGATIVE,
+    "display_sensitivity": _NON_NEGATIVE,
+    "mailer_sensitivity": _NON_NEGATIVE,
+    "coupon_usage": _PROBABILITY,
+    "quantity": _MEAN_COUNT,
+    "store_loyalty": _PROBABILITY,
+    "online_share": _PROBABILITY,
+    # Negative: media that put households off.
+    "media_responsiveness": Domain(-math.inf, math.inf, False, False),
+    "base_price": _POSITIVE,
+    # A share of the price taken off: all of it would be a gift.
+    "tpr_depth": Domain(0.0, 1.0, high_closed=False),
+}
+# exp() of more overflows float64 (trip rates), float32 (product utilities).
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+_LOG_MAX_FLOAT32 = math.log(np.finfo(np.float32).max)
+_UTILITY_TRAITS = (
+    "price_sensitivity",
+    "promo_responsiveness",
+    "display_sensitivity",
+    "mailer_sensitivity",
+)
+# The deal feature of the deepest reduction, 95%: -log(1 - 0.95).
+_DEAL_MAX = -math.log1p(-0.95)
 # scikit-learn checks that fail by design, each with why (run a check
 # without its entry to see it fail).
 _NO_DATA = (
@@ -127,7 +161,11 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     ``("beta", a, b, lo, hi)``, ``("lognormal", mu, sigma, lo, hi)`` (of the
     log), ``("normal", mu, sigma, lo, hi)``, ``("uniform", lo, hi)`` or
     ``("constant", value)``; ``set_params`` replaces any of them, so a tuner
-    can search every one. See :doc:`/retail` for the model in full.
+    can search every one. Each trait has a domain, given with its parameter
+    below; :meth:`fit` refuses a distribution that can produce values
+    outside it (a lognormal's draws are positive whatever its lower bound),
+    and settings whose trip rates or product utilities would overflow. See
+    :doc:`/retail` for the model in full.
 
     Parameters
     ----------
@@ -165,45 +203,50 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         around its segment's.
     media_responsiveness : tuple, default=("lognormal", log(0.1), 0.5, 0.0, 1.0)
         Relative lift of a household's trip rate when a channel saturates
-        (per household and channel, times the channel's effect). It may be
-        negative (media that put households off); a summed lift below -1
-        stops the household's trips.
+        (per household and channel, times the channel's effect). Any real:
+        it may be negative (media that put households off); a summed lift
+        below -1 stops the household's trips.
     visit_rate : tuple, default=("lognormal", log(0.9), 0.5, 0.05, 5.0)
-        Trips per week without media, at mean seasonality.
+        Trips per week without media, at mean seasonality; in (0, inf).
     basket_size : tuple, default=("lognormal", log(8.0), 0.6, 1.0, 80.0)
-        Mean lines per basket (geometric counts).
+        Mean lines per basket (geometric counts); in [1, inf).
     price_sensitivity : tuple, default=("lognormal", log(1.5), 0.4, 0.2, 6.0)
-        Coefficient of ``-log(price)`` in the product choice.
+        Coefficient of ``-log(price)`` in the product choice; in [0, inf).
     promo_responsiveness : tuple, default=("beta", 3.0, 2.0, 0.5, 2.0)
         How much more a reduction counts than a regular price cut of the
-        same size; also scales stockpiling and mailer-driven trips.
+        same size; also scales stockpiling and mailer-driven trips; in
+        [0, inf).
     display_sensitivity : tuple, default=("beta", 3.0, 3.0, 0.3, 1.2)
-        Utility of a product being on display.
+        Utility of a product being on display; in [0, inf).
     mailer_sensitivity : tuple, default=("beta", 2.0, 3.0, 0.0, 1.0)
-        Utility of a product being in the week's mailer.
+        Utility of a product being in the week's mailer; in [0, inf).
     coupon_usage : tuple, default=("beta", 1.0, 4.0, 0.0, 1.0)
-        Chance of redeeming an available manufacturer coupon.
+        Chance of redeeming an available manufacturer coupon; in [0, 1].
     quantity : tuple, default=("lognormal", log(1.15), 0.15, 1.0, 3.0)
-        Mean units per line at regular price (geometric counts).
+        Mean units per line at regular price (geometric counts); in [1, inf).
     store_loyalty : tuple, default=("beta", 5.0, 2.0, 0.0, 1.0)
-        Chance that a trip to a physical store goes to the home store.
+        Chance that a trip to a physical store goes to the home store; in
+        [0, 1].
     online_share : tuple, default=("beta", 1.0, 6.0, 0.0, 1.0)
-        Chance that a trip is online.
+        Chance that a trip is online; in [0, 1].
     base_price : tuple, default=("lognormal", log(2.5), 0.6, 0.3, 50.0)
-        A category's typical shelf price in dollars (products vary around it).
+        A category's typical shelf price in dollars (products vary around
+        it); in (0, inf).
     price_volatility : float, default=0.05
         Log-scale size of a product's occasional permanent price changes.
     promo_frequency : float, default=0.08
         Chance that a product is on promotion in a week.
     tpr_depth : tuple, default=("beta", 2.0, 4.0, 0.05, 0.6)
-        Depth of a temporary price reduction (rounded to 5%).
+        Depth of a temporary price reduction, the share of the price taken
+        off (rounded to 5%, at least 5% and at most 95%); in [0, 1).
     display_share : float, default=0.3
         Chance that a physical store displays a product it reduces.
     mailer_share : float, default=0.5
         Chance that a promotion is in the week's mailer.
     promo_visit_effect : float, default=0.2
         Log-lift of trips per unit of relative mailer size, times the
-        household's promotion responsiveness.
+        household's promotion responsiveness. Any real whose trip rates
+        stay within float64 (checked in :meth:`fit`).
     promo_quantity_lift : float, default=1.0
         Relative rise of the mean quantity per unit of reduction depth,
         times the promotion responsiveness.
@@ -390,7 +433,10 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"n_products={self.n_products} must be at least n_categories={self.n_categories}."
             )
-        specs = {name: check_trait(name, getattr(self, name)) for name in _TRAIT_PARAMS}
+        specs = {
+            name: check_trait(name, getattr(self, name), TRAIT_DOMAINS[name])
+            for name in _TRAIT_PARAMS
+        }
         reference_spend = _per_channel("reference_spend", self.reference_spend, n_channels)
         if np.any(reference_spend <= 0):
             raise ValueError("reference_spend must be > 0.")
@@ -410,11 +456,9 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
                 f"one value per segment, got {weights.size}, {half.size} and {exponent.size}."
             )
 
-        self.seed_ = resolve_seed(self.random_state)
-        self.trait_specs_ = specs
-        self.channel_names_ = list(channels)
-        self.catalog_ = draw_catalog(
-            self.seed_,
+        seed = resolve_seed(self.random_state)
+        catalog = draw_catalog(
+            seed,
             n_products=self.n_products,
             n_categories=self.n_categories,
             n_stores=self.n_stores,
@@ -422,6 +466,12 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
             n_channels=n_channels,
             base_price=specs["base_price"],
         )
+        self._check_trip_rates(specs, catalog.channel_effect)
+        _check_utilities(specs, catalog)
+        self.seed_ = seed
+        self.trait_specs_ = specs
+        self.channel_names_ = list(channels)
+        self.catalog_ = catalog
         self.channels_ = pd.DataFrame(
             {
                 "reference_spend": reference_spend,
@@ -442,6 +492,38 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         self.settings_ = {name: getattr(self, name) for name in _SETTINGS}
         self.fitted_params_ = self.get_params(deep=False)
         return self
+
+    def _check_trip_rates(self, specs, channel_effect):
+        """Refuse settings whose trip rates overflow, before any household is drawn.
+
+        The rate is a product of factors (visit rate, seasonality, the
+        mailer's pull, the media lift); an infinite one would turn into NaN
+        in the Poisson draw, and NaN into zero trips.
+        """
+        promo = trait_support(specs["promo_responsiveness"])
+        # Mailer size over its mean: at most every product in the mailer.
+        share = self.promo_frequency * self.mailer_share
+        mailer_excess = (-1.0, 1.0 / share - 1.0 if share > 0 else -1.0)
+        gamma = float(self.promo_visit_effect)
+        beta = trait_support(specs["media_responsiveness"]).high
+        with np.errstate(over="ignore"):
+            media = float(np.sum(np.maximum(beta * channel_effect, 0.0)))
+        logs = {
+            "visit_rate": math.log(trait_support(specs["visit_rate"]).high),
+            "seasonality": float(self.seasonality),
+            "promo_visit_effect": max(gamma * p * m for p in promo[:2] for m in mailer_excess),
+            "media_responsiveness": math.log1p(media) if math.isfinite(media) else math.inf,
+        }
+        partial = np.cumsum(list(logs.values()))
+        if max(*logs.values(), *partial) < _LOG_MAX:
+            return
+        culprit = max(logs, key=logs.get)
+        factors = ", ".join(f"{k} {v:.3g}" for k, v in logs.items())
+        raise ValueError(
+            f"Trip rates overflow: their log can reach {partial[-1]:.4g}, beyond the "
+            f"{_LOG_MAX:.4g} that float64 holds (log of each factor at most: {factors}); "
+            f"bring {culprit} closer to 0."
+        )
 
     def _check_channels(self):
         channels = self.channels
@@ -934,6 +1016,30 @@ def _check_batching(batch_size, n_jobs):
         not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0
     ):
         raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
+
+
+def _check_utilities(specs, catalog) -> None:
+    """Refuse sensitivities whose product utilities overflow float32 exp.
+
+    Counts what fit knows: the best quality, the deepest reduction (95%),
+    a display and a mailer; price drift can add a little more, which the
+    engine checks as it goes.
+    """
+    high = {name: trait_support(specs[name]).high for name in _UTILITY_TRAITS}
+    terms = {
+        "price_sensitivity": high["price_sensitivity"] * high["promo_responsiveness"] * _DEAL_MAX,
+        "display_sensitivity": high["display_sensitivity"],
+        "mailer_sensitivity": high["mailer_sensitivity"],
+    }
+    best = float(np.max(catalog.slot_quality)) + sum(terms.values())
+    if best < _LOG_MAX_FLOAT32:
+        return
+    culprit = max(terms, key=terms.get)
+    raise ValueError(
+        f"Product utilities can reach {best:.4g}, beyond the {_LOG_MAX_FLOAT32:.4g} whose exp "
+        f"float32 holds in the product choice; lower {culprit}"
+        + (" or promo_responsiveness." if culprit == "price_sensitivity" else ".")
+    )
 
 
 def _check_n_weeks(n_weeks) -> int:

@@ -13,6 +13,10 @@ that ``set_params`` replaces and a tuner searches number by number::
 Sampling goes through the inverse distribution function of a uniform, so a
 household's trait depends only on its own uniform (and so on the seed and
 its id), never on which other households are drawn with it.
+
+A trait may declare its :class:`Domain`, the values that mean something
+(a probability in [0, 1], a rate above 0); :func:`check_trait` then refuses
+a distribution that can produce values outside it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-__all__ = ["FAMILIES", "TraitSpec", "check_trait", "sample_trait", "trait_mean"]
+__all__ = [
+    "FAMILIES",
+    "Domain",
+    "TraitSpec",
+    "check_trait",
+    "sample_trait",
+    "trait_mean",
+    "trait_support",
+]
 
 #: The families and the parameters each takes before its bounds.
 FAMILIES = {
@@ -45,7 +57,78 @@ class TraitSpec(NamedTuple):
     hi: float
 
 
-def check_trait(name: str, spec) -> TraitSpec:
+class Domain(NamedTuple):
+    """An interval of real numbers, each end open or closed.
+
+    Examples
+    --------
+    >>> from hillmix_sim.retail._traits import Domain
+    >>> probability = Domain(0.0, 1.0)
+    >>> str(probability), str(Domain(0.0, math.inf, low_closed=False))
+    ('[0, 1]', '(0, inf)')
+    >>> probability.holds(Domain(0.2, 0.9)), probability.holds(Domain(2.0, 5.0))
+    (True, False)
+    """
+
+    low: float
+    high: float
+    low_closed: bool = True
+    high_closed: bool = True
+
+    def holds(self, other: Domain) -> bool:
+        """Whether every value of ``other`` lies in this interval."""
+        low_ok = other.low > self.low or (
+            other.low == self.low and (self.low_closed or not other.low_closed)
+        )
+        high_ok = other.high < self.high or (
+            other.high == self.high and (self.high_closed or not other.high_closed)
+        )
+        return low_ok and high_ok
+
+    def __str__(self) -> str:
+        left = "[" if self.low_closed and math.isfinite(self.low) else "("
+        right = "]" if self.high_closed and math.isfinite(self.high) else ")"
+        return f"{left}{self.low:g}, {self.high:g}{right}"
+
+
+def trait_support(spec: TraitSpec) -> Domain:
+    """The values a trait distribution can produce.
+
+    Beta, uniform and clipped normal draws can reach both bounds; a
+    lognormal draw is positive whatever its lower bound, and clipped to its
+    upper one; a constant is one value.
+
+    Parameters
+    ----------
+    spec : TraitSpec
+
+    Returns
+    -------
+    support : Domain
+
+    Examples
+    --------
+    >>> from hillmix_sim.retail._traits import check_trait, trait_support
+    >>> str(trait_support(check_trait("t", ("lognormal", 0.0, 1.0, -1.0, 5.0))))
+    '(0, 5]'
+    >>> str(trait_support(check_trait("t", ("constant", 2.0))))
+    '[2, 2]'
+    """
+    family, params, lo, hi = spec
+    if family in ("normal", "lognormal") and params[1] == 0:
+        # No spread: every draw is the (clipped) centre.
+        with np.errstate(over="ignore"):
+            centre = float(np.exp(params[0])) if family == "lognormal" else params[0]
+        point = min(max(centre, lo), hi)
+        return Domain(point, point)
+    if family == "lognormal" and lo <= 0:
+        if hi <= 0:
+            return Domain(hi, hi)
+        return Domain(0.0, hi, low_closed=False)
+    return Domain(lo, hi)
+
+
+def check_trait(name: str, spec, domain: Domain | None = None) -> TraitSpec:
     """Validate a trait distribution tuple.
 
     Parameters
@@ -54,6 +137,9 @@ def check_trait(name: str, spec) -> TraitSpec:
         The parameter's name, for error messages.
     spec : tuple
         ``(family, *parameters, lo, hi)``, or ``("constant", value)``.
+    domain : Domain, optional
+        The values the trait may take; the distribution's support
+        (:func:`trait_support`) must lie within it.
 
     Returns
     -------
@@ -63,8 +149,8 @@ def check_trait(name: str, spec) -> TraitSpec:
     ------
     ValueError
         For an unknown family, a wrong number of parameters, non-finite
-        numbers, ``lo > hi``, Beta parameters that are not positive or a
-        negative ``sigma``.
+        numbers, ``lo > hi``, Beta parameters that are not positive, a
+        negative ``sigma``, or values outside ``domain``.
 
     Examples
     --------
@@ -75,7 +161,25 @@ def check_trait(name: str, spec) -> TraitSpec:
     Traceback (most recent call last):
     ...
     ValueError: x: Beta parameters must be > 0, got a=0.0, b=2.0.
+    >>> check_trait("online_share", ("constant", -1.0), Domain(0.0, 1.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: online_share must lie in [0, 1]; ('constant', -1.0) gives -1.
     """
+    checked = _check_spec(name, spec)
+    if domain is not None:
+        support = trait_support(checked)
+        if not domain.holds(support):
+            gives = (
+                f"gives {support.low:g}"
+                if support.low == support.high
+                else f"can give values in {support}"
+            )
+            raise ValueError(f"{name} must lie in {domain}; {spec!r} {gives}.")
+    return checked
+
+
+def _check_spec(name: str, spec) -> TraitSpec:
     if not isinstance(spec, tuple | list) or not spec or not isinstance(spec[0], str):
         raise ValueError(
             f"{name} must be a tuple (family, *parameters, lo, hi) with family in "

@@ -120,6 +120,85 @@ def test_bad_trait_distributions_are_refused_at_fit(spec, match):
         RetailSimulator(promo_responsiveness=spec).fit()
 
 
+@pytest.fixture
+def no_catalog(monkeypatch):
+    """Fail the test if fit draws the catalog."""
+    import hillmix_sim.retail._simulator as retail
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fit drew the catalog before checking the traits")
+
+    monkeypatch.setattr(retail, "draw_catalog", refuse)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        # The examples of issue #25: all were accepted, and a negative
+        # visit_rate made more trips, not fewer.
+        ({"visit_rate": ("constant", -3.0)}, r"visit_rate must lie in \(0, inf\); .* gives -3\."),
+        ({"store_loyalty": ("uniform", 2, 5)}, r"store_loyalty must lie in \[0, 1\]; .* \[2, 5\]"),
+        ({"online_share": ("constant", -1)}, r"online_share must lie in \[0, 1\]"),
+        ({"coupon_usage": ("constant", 7)}, r"coupon_usage must lie in \[0, 1\]"),
+        ({"tpr_depth": ("constant", 1.5)}, r"tpr_depth must lie in \[0, 1\)"),
+        ({"base_price": ("constant", 0)}, r"base_price must lie in \(0, inf\)"),
+        # Every family by what it can produce.
+        ({"visit_rate": ("normal", 1.0, 0.5, -1.0, 3.0)}, r"visit_rate .* \[-1, 3\]"),
+        ({"visit_rate": ("lognormal", 0.0, 1.0, -1.0, -0.5)}, r"visit_rate .* gives -0\.5"),
+        ({"tpr_depth": ("beta", 2.0, 4.0, 0.05, 1.0)}, r"tpr_depth must lie in \[0, 1\)"),
+        (
+            {"basket_size": ("lognormal", math.log(8.0), 0.6, 0.5, 80.0)},
+            r"basket_size .* \[1, inf\)",
+        ),
+        ({"quantity": ("uniform", 0.0, 3.0)}, r"quantity must lie in \[1, inf\)"),
+        (
+            {"price_sensitivity": ("normal", 1.5, 0.0, -2.0, -1.0)},
+            r"price_sensitivity .* gives -1\.",
+        ),
+        ({"promo_responsiveness": ("uniform", -0.5, 2.0)}, r"promo_responsiveness .* \[0, inf\)"),
+        ({"display_sensitivity": ("beta", 2.0, 3.0, -1.0, 1.0)}, r"display_sensitivity"),
+        ({"mailer_sensitivity": ("constant", -0.1)}, r"mailer_sensitivity must lie in \[0, inf\)"),
+    ],
+)
+def test_traits_outside_their_domain_are_refused_at_fit(no_catalog, params, match):
+    with pytest.raises(ValueError, match=match):
+        RetailSimulator(**SMALL, **params).fit()
+
+
+def test_traits_within_their_domain_are_accepted():
+    # A lognormal is positive whatever its lower bound; media may put
+    # households off; a constant spread-free normal is its clipped centre.
+    small(
+        n_households=5,
+        visit_rate=("lognormal", 0.0, 0.5, -1.0, 5.0),
+        media_responsiveness=("normal", 0.0, 0.2, -0.5, 0.5),
+        price_sensitivity=("normal", -3.0, 0.0, 0.0, 2.0),
+        coupon_usage=("uniform", 0.0, 1.0),
+    ).generate(1)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        # 1e6 made NaN rates, and NaN rates zero trips.
+        ({"promo_visit_effect": 1e6}, "Trip rates overflow.* bring promo_visit_effect closer"),
+        ({"promo_visit_effect": -1e6}, "Trip rates overflow.* bring promo_visit_effect closer"),
+        ({"seasonality": 1000.0}, "Trip rates overflow.* bring seasonality closer"),
+        ({"visit_rate": ("constant", 1e308)}, "Trip rates overflow.* bring visit_rate closer"),
+        (
+            {"media_responsiveness": ("constant", 1e308)},
+            "Trip rates overflow.* bring media_responsiveness closer",
+        ),
+        # Utilities past float32's exp gave every line the first product.
+        ({"price_sensitivity": ("constant", 1e6)}, "utilities can reach .* price_sensitivity"),
+        ({"display_sensitivity": ("constant", 1e3)}, "utilities can reach .* display_sensitivity"),
+    ],
+)
+def test_overflowing_rates_and_utilities_are_refused_at_fit(params, match):
+    with pytest.raises(ValueError, match=match):
+        RetailSimulator(**SMALL, **params).fit()
+
+
 @pytest.mark.parametrize(
     "params",
     [
