@@ -6,6 +6,19 @@ import argparse
 
 __all__ = ["add_sim_parser", "run_sim"]
 
+_LAYOUT = """\
+the dataset directory (--out):
+  transactions/batch=NNNNN/part-0.parquet  transaction lines, one folder per batch
+  households/batch=NNNNN/part-0.parquet    households and their true traits
+  products.parquet, stores.parquet, promotions.parquet, spend.parquet, weekly.parquet
+  _weekly/, _done/, _manifest.json         bookkeeping of resumable runs
+  _SUCCESS                                 written last, when the dataset is complete
+
+read a table without the batch column (the partition key):
+  pandas.read_parquet("OUT/transactions", partitioning=None)
+  pyarrow.dataset.dataset("OUT/transactions").to_table()
+"""
+
 
 def add_sim_parser(commands) -> None:
     """Add ``sim generate`` to a sub-parser set."""
@@ -20,6 +33,8 @@ def add_sim_parser(commands) -> None:
             "stores, promotions and weekly revenue next to spend as Parquet. Run it again "
             "with the same arguments to resume an interrupted run."
         ),
+        epilog=_LAYOUT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     generate.add_argument("--households", type=_positive, default=10000, help="households")
     generate.add_argument("--weeks", type=_positive, default=52, help="weeks to simulate")
@@ -54,5 +69,22 @@ def run_sim(args, stream) -> int:
         # Bad arguments or an unusable directory: a message, not a traceback.
         print(f"hillmix sim generate: error: {exc}", file=sys.stderr)
         return 2
-    print(f"retail data written to {path}", file=stream)
+    print(_summary(path), file=stream)
     return 0
+
+
+def _summary(path) -> str:
+    """What a finished dataset holds, and how to read it: the command's result."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    # Parquet footers and the small weekly table only: no transaction is read.
+    lines = ds.dataset(path / "transactions", format="parquet").count_rows()
+    households = ds.dataset(path / "households", format="parquet").count_rows()
+    weekly = pd.read_parquet(path / "weekly.parquet", columns=["baskets"])
+    return (
+        f"retail data written to {path}: {households:,} households, {lines:,} transaction "
+        f"lines in {int(weekly['baskets'].sum()):,} baskets over {len(weekly)} weeks\n"
+        f"read the transactions with pandas.read_parquet({str(path / 'transactions')!r}, "
+        "partitioning=None)"
+    )

@@ -193,3 +193,44 @@ def test_compare_rewards_prints_and_writes_the_table(tmp_path, capsys):
     assert main(argv) == 2  # the table exists: a usage error, before any work
     assert "exists" in capsys.readouterr().err
     assert main([*argv[:-2], "--models", "svm"]) == 2
+
+
+# ------------------------------------------------------------ hillmix sim
+def _sim_generate(out, capsys):
+    argv = ["sim", "generate", "--households", "30", "--weeks", "2", "--out", str(out)]
+    assert main([*argv, "--batch-size", "20", "--no-progress"]) == 0
+    return capsys.readouterr().out
+
+
+def test_sim_generate_says_what_it_wrote_and_how_to_read_it(tmp_path, capsys):
+    # It said only "retail data written to <path>".
+    out = tmp_path / "retail"
+    written, read = _sim_generate(out, capsys).strip().splitlines()
+    tx = pd.read_parquet(out / "transactions", partitioning=None)
+    baskets = pd.read_parquet(out / "weekly.parquet")["baskets"].sum()
+    assert written == (
+        f"retail data written to {out}: 30 households, {len(tx):,} transaction lines "
+        f"in {baskets:,} baskets over 2 weeks"
+    )
+    # The printed read runs as it is, and leaves out the partition key.
+    printed = eval(read.removeprefix("read the transactions with "), {"pandas": pd})
+    pd.testing.assert_frame_equal(printed, tx)
+    assert "batch" not in printed.columns
+
+
+def test_sim_generate_help_documents_the_layout_and_reads_that_run(tmp_path, capsys):
+    import pyarrow.dataset
+
+    out = tmp_path / "retail"
+    _sim_generate(out, capsys)
+    with pytest.raises(SystemExit):
+        main(["sim", "generate", "--help"])
+    helptext = capsys.readouterr().out
+    for name in ("transactions/batch=", "_weekly", "_done", "_manifest.json", "_SUCCESS"):
+        assert name in helptext
+    reads = [line.strip() for line in helptext.splitlines() if '"OUT/' in line]
+    assert len(reads) == 2
+    for line in reads:
+        table = eval(line.replace("OUT", str(out)), {"pandas": pd, "pyarrow": pyarrow})
+        columns = table.columns if isinstance(table, pd.DataFrame) else table.column_names
+        assert "batch" not in list(columns) and len(table) > 0

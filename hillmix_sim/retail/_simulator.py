@@ -873,6 +873,21 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         when the whole dataset is. The data are the same as
         :meth:`generate`'s, whatever ``batch_size`` and ``n_jobs``.
 
+        The directory holds::
+
+            transactions/batch=00000/part-0.parquet   transaction lines, a folder per batch
+            households/batch=00000/part-0.parquet     households and their true traits
+            products.parquet, stores.parquet, promotions.parquet
+            spend.parquet, weekly.parquet             the plan; weekly revenue next to it
+            _weekly/batch=00000/part-0.parquet        each batch's weekly sums
+            _done/batch=00000.json                    a batch is complete (rows, bytes)
+            _manifest.json                            the run's settings, checked on resume
+            _SUCCESS                                  written last: the dataset is complete
+
+        Readers skip the names that start with ``_`` or ``.``. ``batch=``
+        folders are Hive partitions: ``pandas.read_parquet`` adds their key
+        as a ``batch`` column unless told ``partitioning=None``.
+
         Parameters
         ----------
         path : str or path-like
@@ -889,8 +904,10 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         Returns
         -------
         path : Path
-            The dataset directory. Read it with ``pandas.read_parquet(path /
-            "transactions")`` (a ``batch`` column says which file a row is from).
+            The dataset directory. Read a table, in household order and
+            without the partition key, with ``pandas.read_parquet(path /
+            "transactions", partitioning=None)`` or
+            ``pyarrow.dataset.dataset(path / "transactions").to_table()``.
         """
         _check_batching(batch_size, n_jobs)
         plan = self._check_spend(n_weeks, spend)

@@ -3,6 +3,7 @@
 import math
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -534,6 +535,17 @@ def test_docs_page_lists_every_parameter():
     page = (ROOT / "docs" / "retail.rst").read_text()
     missing = [name for name in RetailSimulator().get_params() if f"``{name}``" not in page]
     assert not missing, f"docs/retail.rst does not describe {missing}"
+
+
+def test_docs_page_describes_every_file_of_a_dataset(tmp_path):
+    # The page showed a read that kept the partition key, and no layout.
+    out = small(n_households=20).to_parquet(tmp_path / "d", 2, batch_size=10)
+    page = (ROOT / "docs" / "retail.rst").read_text()
+    # Batch numbers aside: the page shows batch 00000 of each folder.
+    names = {re.sub(r"\d{5}", "00000", p.name) for p in [*out.glob("*"), *out.glob("*/*")]}
+    missing = [name for name in sorted(names) if name not in page]
+    assert not missing, f"docs/retail.rst does not describe {missing}"
+    assert 'pd.read_parquet(out / "transactions", partitioning=None)' in page
 
 
 def test_set_params_after_fit_takes_effect_at_the_next_fit_only():
