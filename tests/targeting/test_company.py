@@ -62,6 +62,23 @@ def test_each_iteration_is_a_fresh_reproducible_population():
     pd.testing.assert_frame_equal(second, UserGenerator(random_state=3).fit().generate(100, 1))
 
 
+def test_iterations_and_sizes_beyond_the_user_ids_are_refused():
+    # iteration=10**10 raised a bare OverflowError: user ids are
+    # iteration * 10**9 + i, in int64.
+    gen = UserGenerator(random_state=0).fit()
+    for iteration in (10**10, 9_223_372_036, -1, True, 2.0):
+        with pytest.raises(
+            ValueError, match=r"iteration must be an integer from 0 to 9,223,372,035"
+        ):
+            gen.generate(3, iteration=iteration)
+    last = gen.generate(3, iteration=9_223_372_035)["user_id"]
+    assert last.iloc[-1] == 9_223_372_035 * 10**9 + 2
+    with pytest.raises(ValueError, match=r"n_users must be an integer from 1 to 1,000,000,000"):
+        gen.generate(10**9 + 1)
+    with pytest.raises(ValueError, match="'n_users' parameter"):
+        UserGenerator(n_users=10**9 + 1).fit()
+
+
 def test_user_matrix_rejects_nan_and_missing_columns():
     users = UserGenerator(random_state=0).fit().generate(5)
     users.loc[2, "income"] = np.nan
