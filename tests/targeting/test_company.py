@@ -171,6 +171,65 @@ def test_run_writes_a_complete_directory_that_reloads(tmp_path):
     )
 
 
+@pytest.fixture(scope="module")
+def saved_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved") / "results"
+    small_simulator(n_iterations=2, n_users=200).run(root)
+    return root
+
+
+def _damage(root, relative, how):
+    path = root / relative
+    if how == "truncate":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "delete":
+        path.unlink()
+    else:
+        path.write_text(how)
+
+
+@pytest.mark.parametrize(
+    "relative, how, cause, says",
+    [
+        ("complete_simulation_results.json", "truncate", json.JSONDecodeError, "cannot be read"),
+        ("complete_simulation_results.json", '{"config": {}}', KeyError, "cannot be read"),
+        ("iteration_1/observations.parquet", "truncate", ValueError, "cannot be read"),
+        ("iteration_0/action_bank.json", "delete", FileNotFoundError, "is missing"),
+        ("iteration_0/action_bank.json", '{"action_ids": [1]}', ValueError, "cannot be read"),
+        ("iteration_1/ground_truth_evaluation.json", "truncate", ValueError, "cannot be read"),
+    ],
+)
+def test_loading_a_damaged_results_directory_names_the_file(
+    saved_results, tmp_path, relative, how, cause, says
+):
+    # A damaged directory raised a bare JSONDecodeError or ArrowInvalid.
+    import shutil
+
+    root = tmp_path / "damaged"
+    shutil.copytree(saved_results, root)
+    _damage(root, relative, how)
+    with pytest.raises(ValueError, match=f"damaged results directory: {relative} {says}") as info:
+        SimulationResults.load(root)
+    assert isinstance(info.value.__cause__, cause)
+
+
+@pytest.mark.parametrize(
+    "relative, how, says",
+    [
+        ("data_config.json", "truncate", "cannot be read"),
+        ("data_config.json", "{}", "cannot be read"),
+        ("iteration_0/users/users.parquet", "truncate", "cannot be read"),
+        ("initialization/action_bank/action_bank.json", "delete", "is missing"),
+    ],
+)
+def test_loading_damaged_simulation_data_names_the_file(tmp_path, relative, how, says):
+    small_simulator(n_iterations=1, n_users=50).generate_data(tmp_path / "data")
+    _damage(tmp_path / "data", relative, how)
+    with pytest.raises(ValueError, match=f"damaged simulation-data directory: {relative} {says}"):
+        SimulationData.load(tmp_path / "data")
+
+
 def test_run_refuses_a_used_directory_before_any_work(tmp_path):
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("keep")
