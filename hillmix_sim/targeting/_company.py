@@ -28,7 +28,7 @@ from ._action_bank import ActionBank, make_action_bank
 from ._embedding import HashingEmbedder
 from ._preferences import MixtureOfExpertsPreference, make_ground_truth
 from ._protocols import ActionBankAlgorithm, Embedder, TargetingStrategy, TextGenerator
-from ._results import SimulationData, SimulationResults
+from ._results import SimulationData, SimulationResults, results_directory_policy
 from ._templates import TemplateActionGenerator
 from ._users import USER_FEATURES, USER_SCORE_COLUMNS, UserGenerator, user_matrix
 
@@ -366,7 +366,14 @@ class CompanySimulator(BaseEstimator):
         )
         return self
 
-    def run(self, results_dir=None, *, data=None, observations_format: str = "parquet"):
+    def run(
+        self,
+        results_dir=None,
+        *,
+        data=None,
+        observations_format: str = "parquet",
+        overwrite: bool = False,
+    ):
         """Run the simulation and, optionally, write its results directory.
 
         Parameters
@@ -376,6 +383,11 @@ class CompanySimulator(BaseEstimator):
             work.
         data : SimulationData or path, optional
         observations_format : {"parquet", "csv"}, default="parquet"
+        overwrite : bool, default=False
+            Replace ``results_dir`` if it holds a previous run's results
+            (their layout and nothing else: a directory with any other file
+            is refused all the same), so that a script can be run again.
+            The old results are removed only once the new ones are written.
 
         Returns
         -------
@@ -385,13 +397,16 @@ class CompanySimulator(BaseEstimator):
             raise ValueError(
                 f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
             )
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
         if results_dir is not None:
             # Fail early, not after the run.
-            target, tmp = fresh_directory(results_dir, "results_dir")
+            policy = results_directory_policy(overwrite)
+            target, tmp = fresh_directory(results_dir, "results_dir", **policy)
             shutil.rmtree(tmp)
         self.fit(data=data)
         if results_dir is not None:
-            self.results_.save(target, observations_format=observations_format)
+            self.results_.save(target, observations_format, overwrite=overwrite)
         return self.results_
 
     def _config(self):

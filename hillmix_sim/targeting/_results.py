@@ -10,6 +10,7 @@ beside its target and renamed into place).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,47 @@ class SimulationData:
         return cls(users=users, initial_bank=bank, config=config)
 
 
+# What a results directory holds (SimulationResults.save), and nothing else.
+_RESULTS_FILES = ("simulation_config.json", "complete_simulation_results.json")
+_RESULTS_FOLDER = re.compile(r"initialization|iteration_\d+")
+
+
+def is_results_directory(path: Path) -> bool:
+    """Whether ``path`` holds a previous run's results and nothing else.
+
+    Only such a directory may be overwritten: the files a run writes, with
+    its two JSON summaries; anything else (a file of the user's, another
+    dataset) makes it a directory that is not ours to delete.
+    """
+    entries = list(path.iterdir())
+    files = {entry.name for entry in entries if entry.is_file()}
+    ours = [
+        (entry.is_file() and entry.name in _RESULTS_FILES)
+        or (entry.is_dir() and _RESULTS_FOLDER.fullmatch(entry.name) is not None)
+        for entry in entries
+    ]
+    return files.issuperset(_RESULTS_FILES) and all(ours)
+
+
+def results_directory_policy(overwrite: bool) -> dict:
+    """``replaceable`` and ``advice`` of a results directory, for :func:`atomic_directory`."""
+    if overwrite:
+        return {
+            "replaceable": is_results_directory,
+            "advice": (
+                "it is not a previous run's results directory (simulation_config.json, "
+                "complete_simulation_results.json, initialization/ and iteration_<i>/ folders, "
+                "and nothing else), the only kind overwrite=True replaces; choose a new directory"
+            ),
+        }
+    return {
+        "advice": (
+            "choose a new directory, or pass overwrite=True to replace a previous run's "
+            "results there"
+        )
+    }
+
+
 @dataclass
 class SimulationResults:
     """What a :class:`CompanySimulator` run produced.
@@ -153,19 +195,34 @@ class SimulationResults:
     ground_truth_evaluations: list[dict]
     algorithm_results: list[dict]
 
-    def save(self, path, observations_format: str = "parquet") -> Path:
+    def save(self, path, observations_format: str = "parquet", *, overwrite: bool = False) -> Path:
         """Write the seed's results layout, atomically.
 
         ``simulation_config.json``, ``initialization/`` and per iteration
         ``observations``, ``action_bank.json``, ``ground_truth_evaluation.json``,
         ``algorithm_results.json`` and ``new_action_bank.json``, then
         ``complete_simulation_results.json``.
+
+        Parameters
+        ----------
+        path : str or Path
+            A new (or empty) directory.
+        observations_format : {"parquet", "csv"}, default="parquet"
+        overwrite : bool, default=False
+            Replace ``path`` if it holds a previous run's results (that
+            layout and nothing else); any other directory is refused all
+            the same. The old results are removed only once the new ones
+            are in place.
+
+        Returns
+        -------
+        path : Path
         """
         if observations_format not in ("parquet", "csv"):
             raise ValueError(
                 f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
             )
-        with atomic_directory(path, "path") as tmp:
+        with atomic_directory(path, "path", **results_directory_policy(overwrite)) as tmp:
             write_json(self.config, tmp / "simulation_config.json")
             self.banks[0].to_json(tmp / "initialization" / "action_bank.json")
             write_json(

@@ -238,6 +238,44 @@ def test_run_refuses_a_used_directory_before_any_work(tmp_path):
     assert (tmp_path / "used" / "x").read_text() == "keep"
 
 
+def test_run_overwrites_only_a_previous_runs_results(tmp_path):
+    # The README's run("results/run_0") could not be run twice: the error
+    # now says how to proceed, and overwrite=True replaces a previous run's
+    # results, never another directory.
+    root = tmp_path / "run_0"
+    first = small_simulator(n_iterations=1, n_users=100).run(root)
+    with pytest.raises(ValueError, match="choose a new directory, or pass overwrite=True"):
+        small_simulator(n_iterations=1, n_users=100).run(root)
+    second = small_simulator(n_iterations=1, n_users=100, random_state=1).run(root, overwrite=True)
+    loaded = SimulationResults.load(root)
+    pd.testing.assert_frame_equal(loaded.iterations, second.iterations)
+    assert not loaded.iterations.equals(first.iterations)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_0"]  # nothing left aside
+    # Anything else is not ours to delete: refused before any work.
+    (root / "notes.txt").write_text("keep")
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "data.csv").write_text("keep")
+    for target in (root, other, tmp_path / "file.txt"):
+        if target.name == "file.txt":
+            target.write_text("keep")
+        with pytest.raises(ValueError, match="not a previous run's results directory"):
+            small_simulator(n_iterations=1, n_users=100).run(target, overwrite=True)
+    assert (root / "notes.txt").read_text() == "keep" and (other / "data.csv").read_text() == "keep"
+    pd.testing.assert_frame_equal(SimulationResults.load(root).iterations, second.iterations)
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        small_simulator().run(root, overwrite="yes")
+
+
+def test_the_readme_company_snippets_can_be_run_twice():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    runs = re.findall(r"\.run\(([^)]*)\)", readme)
+    assert runs and all("overwrite=True" in call for call in runs if "results/" in call), runs
+
+
 def test_same_seed_same_results_and_batching_changes_no_data():
     a = small_simulator(batch_size=600).fit().results_
     b = small_simulator(batch_size=600).fit().results_
