@@ -318,6 +318,28 @@ def test_linucb_company_beats_random_targeting():
     assert rewards["linucb"][-1] > rewards["random"][-1] + 0.01
 
 
+def test_a_small_population_still_teaches_the_strategy_within_an_iteration():
+    # One default batch of 1,000 over 500 users gave one action to most of
+    # them and scored below random targeting on the GMM truth.
+    sim = CompanySimulator(
+        strategy=LinUCBStrategy(), ground_truth=GMMPreference(), n_users=500, random_state=0
+    )
+    results = sim.run()
+    assert results.config["batch_size"] == 50  # ten updates an iteration
+    last = results.iterations.iloc[-1]
+    assert last["expected_reward"] > last["random_reward"] + 0.01, last
+    assert results.config["ground_truth"]["class"] == "GMMPreference"
+    from hillmix_sim.targeting._company import _default_batch_size
+
+    assert [_default_batch_size(n) for n in (5, 500, 10_000, 10**6)] == [1, 50, 1000, 1000]
+    assert small_simulator(n_iterations=1).run().config["batch_size"] == 200  # as given
+
+
+def test_the_default_truth_is_recorded_by_name():
+    results = small_simulator(n_iterations=1, n_users=100).run()
+    assert results.config["ground_truth"] == "mixture_of_experts"
+
+
 def test_bank_size_without_algorithm_is_refused():
     with pytest.raises(ValueError, match="algorithm"):
         small_simulator(action_bank_size=5).fit()
