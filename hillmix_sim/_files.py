@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -107,15 +107,26 @@ def write_json(obj, path: str | os.PathLike, *, sort_keys: bool = True) -> None:
         os.fsync(fh.fileno())
 
 
-def fresh_directory(path: str | os.PathLike, name: str = "path") -> tuple[Path, Path]:
+def fresh_directory(
+    path: str | os.PathLike,
+    name: str = "path",
+    *,
+    replaceable: Callable[[Path], bool] | None = None,
+    advice: str = "choose a new one",
+) -> tuple[Path, Path]:
     """Check that ``path`` can become a new directory; a temporary one beside it.
 
     Parameters
     ----------
     path : str or path-like
-        Absent, or an empty directory.
+        Absent, or an empty directory (or one ``replaceable`` accepts).
     name : str, default="path"
         What to call ``path`` in errors (the parameter's name).
+    replaceable : callable, optional
+        Told an existing non-empty directory, whether it may be replaced (a
+        previous output of the same kind, recognised by its layout).
+    advice : str, default="choose a new one"
+        How to proceed, said when ``path`` is refused.
 
     Returns
     -------
@@ -126,12 +137,13 @@ def fresh_directory(path: str | os.PathLike, name: str = "path") -> tuple[Path, 
     Raises
     ------
     ValueError
-        When ``path`` exists and is not an empty directory, or its parent
-        is not writable.
+        When ``path`` exists and is neither an empty directory nor one
+        ``replaceable`` accepts, or its parent is not writable.
     """
     target = Path(path)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ValueError(f"{name} {str(target)!r} exists and is not empty; choose a new one.")
+    used = target.exists() and (not target.is_dir() or any(target.iterdir()))
+    if used and (replaceable is None or not target.is_dir() or not replaceable(target)):
+        raise ValueError(f"{name} {str(target)!r} exists and is not empty; {advice}.")
     target.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(target.parent, os.W_OK):
         raise ValueError(f"{name} {str(target)!r}: its parent is not writable.")
@@ -140,18 +152,27 @@ def fresh_directory(path: str | os.PathLike, name: str = "path") -> tuple[Path, 
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike, name: str = "path") -> Iterator[Path]:
+def atomic_directory(
+    path: str | os.PathLike,
+    name: str = "path",
+    *,
+    replaceable: Callable[[Path], bool] | None = None,
+    advice: str = "choose a new one",
+) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``path`` only if the block succeeds.
 
     The directory is written beside its target and renamed into place, so
-    an interrupted write leaves nothing that looks complete.
+    an interrupted write leaves nothing that looks complete; a directory it
+    replaces is moved aside first and removed once the new one is in place.
 
     Parameters
     ----------
     path : str or path-like
-        Absent, or an empty directory.
+        Absent, or an empty directory (or one ``replaceable`` accepts).
     name : str, default="path"
         What to call ``path`` in errors.
+    replaceable, advice
+        As in :func:`fresh_directory`.
 
     Yields
     ------
@@ -168,12 +189,22 @@ def atomic_directory(path: str | os.PathLike, name: str = "path") -> Iterator[Pa
     >>> sorted(p.name for p in target.iterdir())
     ['a.txt']
     """
-    target, tmp = fresh_directory(path, name)
+    target, tmp = fresh_directory(path, name, replaceable=replaceable, advice=advice)
     try:
         yield tmp
+        old = None
         if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+            # Aside, not deleted: were the rename to fail, it goes back.
+            old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if old is not None:
+                os.replace(old, target)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

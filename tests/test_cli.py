@@ -177,6 +177,94 @@ def test_targeting_choices_match_the_registries():
     assert list(REWARD_MODELS) == list(registered_models)
 
 
+_SMALL = ["--users", "40", "--iterations", "1", "--initial_actions", "3", "--no-progress"]
+
+
+@pytest.mark.parametrize(
+    "command, argv, match",
+    [
+        ("simulate", "--company_strategy random --alpha 2", "--alpha does not apply: the random"),
+        ("simulate", "--company_strategy random --pca_components 4", "--pca_components does not"),
+        ("simulate", "--company_strategy random --no-use_pca", "--use_pca/--no-use_pca does not"),
+        ("simulate", "--company_strategy bootstrap_ensemble --alpha 2", "has no alpha parameter"),
+        ("simulate", "--gmm_components 3", "--gmm_components does not apply: the mixture_of_e"),
+        ("simulate", "--ground_truth_type linear --density_scale_factor 2", "--density_scale_f"),
+        ("simulate", "--diversity_weight 0.3", "--action_bank_size 0 keeps the bank"),
+        ("simulate", "--lgb_num_leaves 7", "--action_bank_size 0 keeps the bank"),
+        ("simulate", "--action_bank_size 3 --bnn_mc_samples 5", "the bayesian_neural reward model"),
+        ("simulate", "--action_bank_size 3 --uncertainty_weight 0.5", "--use_uncertainty"),
+        ("compare-rewards", "--models logistic --fusion_type attention", "the ft_transformer"),
+        ("compare-rewards", "--company_strategy random --alpha 2", "--alpha does not apply"),
+    ],
+)
+def test_targeting_options_that_do_not_apply_are_usage_errors(
+    command, argv, match, tmp_path, capsys
+):
+    # They were accepted and ignored; make_strategy promises as much for
+    # unknown parameters.
+    out = ["--results_dir", str(tmp_path / "r")] if command == "simulate" else []
+    assert main(["targeting", command, *_SMALL, *argv.split(), *out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hillmix targeting {command}: error:") and match in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_targeting_options_given_where_they_apply_are_used(tmp_path, capsys):
+    from hillmix_cli._targeting import _DEFAULTS, STRATEGY_PARAMETERS, TRUTH_PARAMETERS
+    from hillmix_opt import ActionBankOptimizer, LinUCBStrategy
+    from hillmix_sim import GMMPreference
+
+    argv = ["targeting", "simulate", *_SMALL, "--ground_truth_type", "gmm", "--gmm_components"]
+    argv += ["3", "--company_strategy", "bootstrap_ensemble", "--no-use_pca"]
+    assert main([*argv, "--results_dir", str(tmp_path / "r")]) == 0
+    config = json.loads((tmp_path / "r" / "simulation_config.json").read_text())
+    assert config["ground_truth"]["n_components"] == 3 and config["strategy"]["use_pca"] is False
+    # Options left out take the classes' defaults, which the help shows.
+    for options, cls in ((STRATEGY_PARAMETERS, LinUCBStrategy), (TRUTH_PARAMETERS, GMMPreference)):
+        params = cls().get_params()
+        assert all(_DEFAULTS[option] == params[name] for option, name in options.items())
+    params = ActionBankOptimizer().get_params()
+    for option in ("action_pool_size", "diversity_weight", "use_uncertainty", "uncertainty_weight"):
+        assert _DEFAULTS[option] == params[option]
+
+
+def test_targeting_embedder_with_data_dir_applies_only_to_new_actions(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["targeting", "generate-data", *_SMALL, "--out", str(data)]) == 0
+    argv = ["targeting", "simulate", "--data_dir", str(data), "--no-progress", "--embedder"]
+    assert main([*argv, "openai", "--results_dir", str(tmp_path / "r")]) == 2
+    assert "--embedder does not apply: the actions of --data_dir" in capsys.readouterr().err
+
+
+def test_targeting_output_directories_are_named_by_their_option(tmp_path, capsys):
+    # generate-data --out said "results_dir ... exists".
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "x").write_text("keep")
+    assert main(["targeting", "generate-data", *_SMALL, "--out", str(used)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hillmix targeting generate-data: error: --out {used} exists"), err
+    assert main(["targeting", "simulate", *_SMALL, "--results_dir", str(used)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hillmix targeting simulate: error: --results_dir {used} exists"), err
+    assert "timestamped" in err and (used / "x").read_text() == "keep"
+
+
+def test_targeting_simulate_adapts_the_batch_to_a_small_population(tmp_path, capsys):
+    # --users 500 with one batch of 1,000 gave one action to 95% of the
+    # users and scored below random on the GMM truth, silently.
+    from hillmix_sim import SimulationResults
+
+    argv = ["targeting", "simulate", "--users", "500", "--ground_truth_type", "gmm"]
+    assert main([*argv, "--no-progress", "--results_dir", str(tmp_path / "r")]) == 0
+    results = SimulationResults.load(tmp_path / "r")
+    assert results.config["batch_size"] == 50
+    last = results.iterations.iloc[-1]
+    assert last["expected_reward"] > last["random_reward"] + 0.01, last
+    share = results.observations[-1]["action_id"].value_counts(normalize=True).iloc[0]
+    assert share < 0.5
+
+
 def test_compare_rewards_prints_and_writes_the_table(tmp_path, capsys):
     out = tmp_path / "table.csv"
     argv = ["targeting", "compare-rewards", "--iterations", "1", "--users", "2000"]

@@ -45,12 +45,15 @@ __all__ = [
     "BOOTSTRAP_STREAM",
     "DECISION_STREAM",
     "PRIOR_STREAM",
+    "SCORE_RANGE",
     "_BaseStrategy",
     "aligned_blocks",
     "aligned_matmul",
     "counter_uniforms",
+    "linear_user_limit",
     "one_blas_thread",
     "stream_base",
+    "unscale",
 ]
 
 # Independent streams of one seed (labels of hillmix._random.stream_key).
@@ -164,6 +167,35 @@ def aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
         padded[offset : offset + n] = Y
         Y = padded
     return np.ascontiguousarray(Y).reshape(n_blocks, block, q).transpose(0, 2, 1), offset
+
+
+# Scores stay below the largest finite number of their precision divided by
+# this: sums of a few such terms, and their differences, stay finite.
+SCORE_RANGE = 8.0
+
+
+def linear_user_limit(WT: np.ndarray) -> float:
+    """The largest entry of ``[1, standardised x]`` for which ``WT @ x_aug`` stays finite."""
+    room = float(np.finfo(np.float64).max) / SCORE_RANGE
+    total = max(1.0, float(np.abs(WT).sum(axis=1).max()))
+    return room / total if np.isfinite(total) else np.inf  # no scaling helps a broken model
+
+
+def unscale(scores: np.ndarray, exponents: np.ndarray | None) -> np.ndarray:
+    """Scores of users scored divided by ``2**exponents`` (rows), multiplied back.
+
+    They may overflow to infinity: the model's estimates for such users are
+    beyond double precision.
+    """
+    if exponents is None:
+        return scores
+    with np.errstate(over="ignore"):
+        return np.ldexp(scores, exponents.reshape(-1, *(1,) * (scores.ndim - 1)))
+
+
+# Largest feature, raw or standardised, in absolute value, that strategies
+# learn from: squares summed over many users stay far from overflow.
+_LEARNABLE_FEATURES = 1e100
 
 
 # ------------------------------------------------------------ input checking
@@ -380,6 +412,7 @@ class _BaseStrategy(BaseEstimator):
                 f"observations has action ids not in actions: {unknown[:10].tolist()}; the "
                 "bank passed to fit must contain every action of the log."
             )
+        self._check_learnable(X, "observations' features", fresh=True)
         self._reset()
         self._set_bank((bank_ids, embeddings))
         self._commit_users(X, names)
@@ -409,6 +442,7 @@ class _BaseStrategy(BaseEstimator):
         X, names = self._check_users(X_users)
         slots = self._slots_of(_as_ids(action_ids, "action_ids"), n=X.shape[0])
         rewards = _check_rewards(rewards, X.shape[0])
+        self._check_learnable(X, "X_users", fresh=not getattr(self, "_scaling_learnt", False))
         if not hasattr(self, "n_features_in_"):
             self._commit_users(X, names)
         self._record(X, slots, rewards)
@@ -678,7 +712,9 @@ class _BaseStrategy(BaseEstimator):
                 names, columns = self._frame_feature_names(X), X.columns
                 X = np.ascontiguousarray(values)
         if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.size:
-            if not np.isfinite(X.sum()) and not np.all(np.isfinite(X)):
+            with np.errstate(over="ignore", invalid="ignore"):  # huge features may sum to inf
+                finite = np.isfinite(X.sum())
+            if not finite and not np.all(np.isfinite(X)):
                 raise ValueError(
                     "X_users contains NaN or infinite values; features must be finite."
                 )
@@ -743,6 +779,93 @@ class _BaseStrategy(BaseEstimator):
         np.subtract(XT, self.user_mean_[:, None], out=out, casting="same_kind")
         np.divide(out, self.user_scale_[:, None], out=out, casting="same_kind")
 
+    def _check_learnable(self, X: np.ndarray, name: str, fresh: bool):
+        """Refuse users whose features, raw or standardised, are too large to learn from.
+
+        Learning sums squares of the features (their variance, the ridge
+        statistics) in double precision; features beyond
+        ``_LEARNABLE_FEATURES`` in absolute value would overflow them and
+        leave every later score NaN. ``fresh``: the standardisation is to be
+        learnt from these users (then they are within it by construction).
+        """
+        largest = max(X.max(), -X.min())
+        if largest > _LEARNABLE_FEATURES:
+            raise ValueError(
+                f"{name} has features up to {largest:.3g} in absolute value; strategies learn "
+                f"from features up to {_LEARNABLE_FEATURES:.0e} (they sum their squares in "
+                "double precision): rescale the features, or leave such users out of learning "
+                "(decisions take them)."
+            )
+        bound = None if fresh else self._log2_user_bound(X, _LEARNABLE_FEATURES)
+        if bound is not None and np.any(bound > np.log2(_LEARNABLE_FEATURES)):
+            raise ValueError(
+                f"{name} has features more than {_LEARNABLE_FEATURES:.0e} standard deviations "
+                "(user_scale_) from the mean (user_mean_) of the users the strategy first learnt "
+                "from; strategies learn from standardised features up to that (they sum their "
+                "squares in double precision): rescale the features, or call fit to start afresh."
+            )
+
+    def _log2_user_bound(self, X: np.ndarray, limit: float) -> np.ndarray | None:
+        """Per user, log2 of a bound on the entries of ``[1, standardised x]``.
+
+        None when every user's entries are within ``limit`` (one comparison
+        for the whole batch, the usual case). The bound is computed without
+        forming the standardised features, which may overflow.
+        """
+        mean, scale = self.user_mean_, self.user_scale_
+        with np.errstate(over="ignore"):
+            largest = max(X.max(), -X.min()) + np.abs(mean).max()
+            if largest / scale.min() <= limit:
+                return None
+        with np.errstate(divide="ignore"):
+            # |x - m| / c <= 2 max(|x|, |m|) / c, as a power of two.
+            bound = np.log2(np.maximum(np.abs(X), np.abs(mean))) + 1.0 - np.log2(scale)
+        return np.maximum(bound.max(axis=1), 0.0)  # the intercept is 1
+
+    def _scaled_augmented(self, X: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+        """``[1, standardised x] / 2**k`` of each user (rows), without overflow.
+
+        Scores are positively homogeneous in ``[1, standardised x]``, so a
+        user's scores scaled by a power of two rank its actions as the
+        unscaled ones would; users too large for a precision are scored so.
+        """
+        k = -exponents.astype(np.int64)[:, None]
+        out = np.empty((X.shape[0], X.shape[1] + 1))
+        out[:, 0] = np.ldexp(1.0, k[:, 0])
+        np.subtract(np.ldexp(X, k), np.ldexp(self.user_mean_, k), out=out[:, 1:])
+        out[:, 1:] /= self.user_scale_
+        return out
+
+    def _scaled_augmented_T(self, X: np.ndarray, limit: float):
+        """:meth:`_augmented_T`, with users beyond ``limit`` scaled into it.
+
+        Returns ``(XaT, exponents)``: user ``i``'s column is ``[1,
+        standardised x] / 2**exponents[i]``, within ``limit``; exponents is
+        None when no user needed scaling. Each user's column depends on the
+        user alone, so scores stay independent of batching.
+        """
+        bound = self._log2_user_bound(X, limit)
+        far = np.empty(0, np.intp) if bound is None else np.flatnonzero(bound > np.log2(limit))
+        if not far.size:
+            return self._augmented_T(X), None
+        exponents = np.zeros(X.shape[0], dtype=np.int64)
+        exponents[far] = np.ceil(bound[far] - np.log2(limit))
+        near = X.copy()
+        near[far] = self.user_mean_  # placeholders, replaced below
+        out = self._augmented_T(near)
+        out[:, far] = self._scaled_augmented(X[far], exponents[far]).T
+        return out, exponents
+
+    def _linear_scores(self, WT: np.ndarray, X: np.ndarray, start: int):
+        """``WT @ [1, standardised x]`` of each user, (n, m), by :func:`aligned_matmul`.
+
+        Returns ``(products, exponents)``: users whose products would
+        overflow double precision are scaled by a power of two (see
+        :meth:`_scaled_augmented_T`); exponents is None when none was.
+        """
+        XaT, exponents = self._scaled_augmented_T(X, linear_user_limit(WT))
+        return np.ascontiguousarray(aligned_matmul(WT, XaT, start).T), exponents
+
     def _decision_users(self, X_users) -> np.ndarray:
         self._check_bank("deciding")
         self._check_parameters()
@@ -752,9 +875,17 @@ class _BaseStrategy(BaseEstimator):
         return X
 
     def _propensities(self, X: np.ndarray, start: int) -> np.ndarray:
-        return policy_propensities(
-            self._scores(X, start), self.policy, self.epsilon, self.temperature
-        )
+        scores, exponents = self._scaled_scores(X, start)
+        return policy_propensities(scores, self.policy, self.epsilon, self.temperature, exponents)
+
+    def _scaled_scores(self, X: np.ndarray, start: int):
+        """Scores and, for users scored scaled, the power of two they were divided by.
+
+        ``(scores, exponents)``: user ``i``'s scores are its scores divided by
+        ``2**exponents[i]`` (exponents None: none is scaled). Models override
+        it to score users whose features would overflow.
+        """
+        return self._scores(X, start), None
 
     def _decision_uniforms(self, start: int, n: int) -> np.ndarray:
         """Uniforms ``start, ..., start + n - 1`` of the decision stream."""

@@ -8,12 +8,27 @@ is learnt carries over to actions never tried and survives bank changes.
 from __future__ import annotations
 
 import functools
+import numbers
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ._base import _BaseStrategy, one_blas_thread
 
-__all__ = ["_CrossedStrategy"]
+__all__ = ["EXPLORATION_CONSTRAINT", "RIDGE_CONSTRAINT", "_CrossedStrategy"]
+
+
+# Ridge penalties the crossed models accept. Users are standardised and
+# action features scaled to unit root mean square, so the Gram matrix holds
+# entries of the order of the observations; a penalty below 1e-6 no longer
+# keeps it invertible in double precision (1e-300 left the ensemble's system
+# singular, and LinUCB's inverse beyond the range of its scores).
+RIDGE_CONSTRAINT = Interval(numbers.Real, 1e-6, None, closed="left")
+
+# Exploration scales in reward units (rewards lie in [0, 1]): far beyond a
+# few units exploration is all there is, and the cap keeps their squares
+# and the scores finite.
+EXPLORATION_CONSTRAINT = Interval(numbers.Real, 0, 1e6, closed="both")
 
 
 # Users per action of a batch above which the per-action sums of x x^T are

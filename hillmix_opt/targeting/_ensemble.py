@@ -13,11 +13,11 @@ from hillmix._random import uniforms
 from ._base import (
     BOOTSTRAP_STREAM,
     PRIOR_STREAM,
-    aligned_matmul,
     counter_uniforms,
     stream_base,
+    unscale,
 )
-from ._crossed import _CrossedStrategy
+from ._crossed import EXPLORATION_CONSTRAINT, RIDGE_CONSTRAINT, _CrossedStrategy
 from ._policies import POLICY_CONSTRAINTS
 
 __all__ = ["BootstrapEnsembleStrategy"]
@@ -62,10 +62,12 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
         Weight of each observation in each head: Poisson(1), or 0 or 2 with
         equal probability.
     prior_scale : float, default=0.1
-        Standard deviation of a head's prior score, in reward units; 0
-        starts every head at zero (ties everywhere until data arrive).
+        Standard deviation of a head's prior score, in reward units, in [0,
+        1e6]; 0 starts every head at zero (ties everywhere until data
+        arrive).
     ridge : float, default=1.0
-        Weight of the prior: the ridge penalty towards ``theta0_h``.
+        Weight of the prior: the ridge penalty towards ``theta0_h``; at
+        least 1e-6 (see :class:`LinUCBStrategy`).
     use_pca : bool, default=True
         Project embeddings on their principal components (see
         :class:`LinUCBStrategy`).
@@ -125,8 +127,8 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
         **POLICY_CONSTRAINTS,
         "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
         "bootstrap": [StrOptions({"poisson", "bernoulli"})],
-        "prior_scale": [Interval(numbers.Real, 0, None, closed="left")],
-        "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
+        "prior_scale": [EXPLORATION_CONSTRAINT],
+        "ridge": [RIDGE_CONSTRAINT],
         "use_pca": ["boolean"],
         "pca_components": [Interval(numbers.Integral, 1, None, closed="left")],
     }
@@ -190,12 +192,14 @@ class BootstrapEnsembleStrategy(_CrossedStrategy):
         self._W = np.ascontiguousarray(W)
         self._dirty = False
 
-    def _scores(self, X, start):
+    def _scaled_scores(self, X, start):
         self._refresh()
-        out = aligned_matmul(self._W.T, self._augmented_T(X), start)
-        # (heads * actions, n) -> (n, heads, actions)
-        scores = out.reshape(self._heads, self.classes_.size, X.shape[0]).transpose(2, 0, 1)
-        return np.ascontiguousarray(scores)
+        out, exponents = self._linear_scores(self._W.T, X, start)
+        # (n, heads * actions) -> (n, heads, actions)
+        return out.reshape(X.shape[0], self._heads, self.classes_.size), exponents
+
+    def _scores(self, X, start):
+        return unscale(*self._scaled_scores(X, start))
 
     def _expected(self, X, start):
         return self._scores(X, start).mean(axis=1)

@@ -10,8 +10,15 @@ import numpy as np
 from scipy.linalg import lapack
 from sklearn.utils._param_validation import Interval
 
-from ._base import aligned_blocks, aligned_matmul
-from ._crossed import _CrossedStrategy, _pair_products, _pair_weights_of, _pairs_of
+from ._base import _ROW_BLOCK, SCORE_RANGE, aligned_blocks, unscale
+from ._crossed import (
+    EXPLORATION_CONSTRAINT,
+    RIDGE_CONSTRAINT,
+    _CrossedStrategy,
+    _pair_products,
+    _pair_weights_of,
+    _pairs_of,
+)
 from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["LinUCBStrategy"]
@@ -20,6 +27,12 @@ __all__ = ["LinUCBStrategy"]
 # may carry (a bound; the typical error is about a hundred times smaller).
 _WIDTH_RTOL = 1e-3
 _FLOAT32_ROUNDOFF = float(np.finfo(np.float32).eps) / 2
+
+# Single precision scores users whose standardised features reach at least
+# this without overflow, or the model scores in double precision: users
+# beyond the limit are scored again in double, which ordinary users should
+# not need.
+_FLOAT32_MIN_USER_LIMIT = 2.0**16
 
 # A batch of at most this fraction of the model's dimension updates the
 # inverse by Woodbury's identity; a larger one refactorises (cheaper then).
@@ -72,6 +85,23 @@ def _single_precision_suffices(W_width: np.ndarray) -> bool:
     except np.linalg.LinAlgError:
         return False
     return True
+
+
+def _user_limit(W_width: np.ndarray, W_mean: np.ndarray, dtype) -> float:
+    """The largest entry of ``x_aug`` whose UCBs stay finite in ``dtype``, with a margin.
+
+    The width of action ``a`` sums ``W_width[a, p]`` times pairwise products
+    of ``x_aug`` (each at most ``m**2`` for entries up to ``m``), its mean
+    ``W_mean[a, i]`` times entries: both stay below the range while
+    ``m**2 max_a sum_p |W_width[a, p]|`` and ``m max_a sum_i |W_mean[a, i]|``
+    do, and so does every partial sum.
+    """
+    room = float(np.finfo(dtype).max) / SCORE_RANGE
+    width = max(1.0, float(np.abs(W_width).sum(axis=1).max()))
+    mean = max(1.0, float(np.abs(W_mean).sum(axis=1).max()))
+    if not math.isfinite(width + mean):
+        return math.inf  # a model that no scaling of users can help
+    return min(math.sqrt(room / width), room / mean)
 
 
 def _n_features_of(n_pairs: int) -> int:
@@ -163,11 +193,16 @@ class LinUCBStrategy(_CrossedStrategy):
     Parameters
     ----------
     alpha : float, default=1.0
-        Width of the confidence bound (exploration); 0 acts on the ridge
-        estimate alone.
+        Width of the confidence bound (exploration), in [0, 1e6]; 0 acts on
+        the ridge estimate alone. Rewards lie in [0, 1], so a few units is
+        already all exploration; the cap keeps ``alpha**2`` and the scores
+        finite.
     ridge : float, default=1.0
         Regularisation ``lambda`` of the ridge regression, the prior
-        precision of ``theta``.
+        precision of ``theta``; at least 1e-6, below which the ridge no
+        longer keeps the model invertible in double precision (users are
+        standardised, so the statistics are of the order of the
+        observations).
     use_pca : bool, default=True
         Project embeddings on their principal components; otherwise ``phi``
         holds the raw embedding (the model then has ``(n_features + 1) *
@@ -250,8 +285,8 @@ class LinUCBStrategy(_CrossedStrategy):
     _parameter_constraints: dict = {
         **_CrossedStrategy._parameter_constraints,
         **POLICY_CONSTRAINTS,
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha": [EXPLORATION_CONSTRAINT],
+        "ridge": [RIDGE_CONSTRAINT],
         "use_pca": ["boolean"],
         "pca_components": [Interval(numbers.Integral, 1, None, closed="left")],
     }
@@ -276,6 +311,12 @@ class LinUCBStrategy(_CrossedStrategy):
         self.epsilon = epsilon
         self.temperature = temperature
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        # Pickled by a hillmix that kept other scoring weights: rebuilt.
+        if "_W_width" in state and "_W_mean_phi" not in state:
+            state = {**state, "_dirty": True}
+        super().__setstate__(state)
 
     # ------------------------------------------------------------- updates
     def _model_rebuilt(self):
@@ -328,63 +369,121 @@ class LinUCBStrategy(_CrossedStrategy):
         H = H.reshape(rows.size, dphi * dphi) * self._pair_weights
         self._W_mean_T = self._bank_phi @ coef.T
         self._W_width = self._score_phi_outer @ H.T
+        self._W_mean_phi = self._score_phi @ coef.T
         # Decisions score in single precision, which halves the memory the
         # scores pass through, unless the widths' quadratic forms would lose
         # too much to rounding in it: the means from x_aug, the widths from
         # the pairwise products of x_aug.
-        single = _single_precision_suffices(self._W_width)
-        self._score_dtype = np.float32 if single else np.float64
-        self._W_mean_score = (self._score_phi @ coef.T).astype(self._score_dtype)
+        self._single = _single_precision_suffices(self._W_width)
         self._width_alpha = None
         self._coef = coef
         self._dirty = False
 
-    def _width_weights(self):
-        """The widths' weights with alpha^2 folded in, for the current ``alpha``."""
+    def _score_weights(self):
+        """Width (alpha^2 folded in) and mean weights in the scoring precision, for ``alpha``.
+
+        Also the largest entry of ``[1, standardised x]`` that scores in that
+        precision without overflow; users beyond it are scored again in
+        double precision (see :meth:`_score_blocks`).
+        """
         alpha = float(self.alpha)
         if self._width_alpha != alpha:
             # set_params(alpha=...) between batches takes effect at once.
-            self._W_width_score = (self._W_width * alpha**2).astype(self._score_dtype)
+            W_width = self._W_width * alpha**2
+            double = (W_width, self._W_mean_phi, _user_limit(W_width, self._W_mean_phi, np.float64))
+            limit = _user_limit(W_width, self._W_mean_phi, np.float32)
+            # Single precision needs a model that users of ordinary size do
+            # not overflow (a tiny ridge, a huge alpha or raw embeddings).
+            if self._single and limit >= _FLOAT32_MIN_USER_LIMIT:
+                self._weights = (
+                    W_width.astype(np.float32),
+                    self._W_mean_phi.astype(np.float32),
+                    limit,
+                )
+            else:
+                self._weights = double
+            self._weights_double = double
+            self._score_dtype = self._weights[0].dtype.type
             self._width_alpha = alpha
-        return self._W_width_score
+        return self._weights
 
     # ------------------------------------------------------------- scoring
-    def _score_blocks(self, X, start):
-        """Upper confidence bounds in blocks aligned on ``start``, and the offset.
-
-        Shape (n_blocks, n_actions, block), in ``_score_dtype``; see
-        :func:`~hillmix_opt.targeting._base.aligned_blocks`.
-        """
-        self._refresh()
-        blocks, offset = aligned_blocks(X, start)
-        shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
-        Xa = np.empty(shape, dtype=self._score_dtype)
-        Xa[:, 0] = 1.0
-        self._standardise_into(blocks, Xa[:, 1:])
-        width = np.matmul(self._width_weights(), _pair_products(Xa))
+    @staticmethod
+    def _ucb_blocks(Xa, W_width, W_mean):
+        """UCBs of users ``Xa`` as aligned blocks (n_blocks, dx, block): (n_blocks, m, block)."""
+        width = np.matmul(W_width, _pair_products(Xa))
         # A quadratic form of a positive semidefinite matrix: negative values
         # are rounding errors around zero.
         np.abs(width, out=width)
         np.sqrt(width, out=width)
-        scores = np.matmul(self._W_mean_score, Xa)
+        scores = np.matmul(W_mean, Xa)
         scores += width
+        return scores
+
+    def _score_blocks(self, X, start):
+        """Upper confidence bounds in blocks aligned on ``start``, the offset and the users' scale.
+
+        Shape (n_blocks, n_actions, block), in the scoring precision; see
+        :func:`~hillmix_opt.targeting._base.aligned_blocks`. Users whose
+        features would overflow it (or lose their scores' order to it) are
+        scored in double precision, and those too large even for double
+        precision divided by a power of two, which keeps the order of their
+        actions (the UCB is positively homogeneous in ``x_aug``): the third
+        value is those powers' exponents per user, or None.
+        """
+        self._refresh()
+        W_width, W_mean, limit = self._score_weights()
+        bound = self._log2_user_bound(X, limit)
+        far = np.empty(0, np.intp) if bound is None else np.flatnonzero(bound > np.log2(limit))
+        if far.size:
+            X_far = X[far]
+            X = X.copy()
+            X[far] = self.user_mean_  # placeholders, scored again below
+        blocks, offset = aligned_blocks(X, start)
+        shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
+        Xa = np.empty(shape, dtype=W_width.dtype)
+        Xa[:, 0] = 1.0
+        self._standardise_into(blocks, Xa[:, 1:])
+        scores = self._ucb_blocks(Xa, W_width, W_mean)
+        exponents = None
+        if far.size:
+            # Each user in its own column of the same blocks: the scores stay
+            # independent of batching.
+            W_width, W_mean, limit = self._weights_double
+            k = np.zeros(X.shape[0], dtype=np.int64)
+            k[far] = np.maximum(np.ceil(bound[far] - np.log2(limit)), 0)
+            Xa_far = np.zeros((X.shape[0], X.shape[1] + 1))
+            Xa_far[far] = self._scaled_augmented(X_far, k[far])
+            blocks, _ = aligned_blocks(Xa_far, start)
+            redone = self._ucb_blocks(blocks, W_width, W_mean)
+            at = offset + far
+            scores = scores.astype(np.float64)
+            place = (at // _ROW_BLOCK, slice(None), at % _ROW_BLOCK)
+            scores[place] = redone[place]
+            exponents = k if k.any() else None
         if self._score_index is not None:
             scores = np.take(scores, self._score_index, axis=1)
-        return scores, offset
+        return scores, offset, exponents
 
-    def _scores(self, X, start):
-        scores, offset = self._score_blocks(X, start)
+    def _scaled_scores(self, X, start):
+        scores, offset, exponents = self._score_blocks(X, start)
         by_user = scores.transpose(0, 2, 1).reshape(-1, scores.shape[1])
         # C order whatever the number of blocks: reductions over a row
         # must run the same way in every batch.
-        return np.ascontiguousarray(by_user[offset : offset + X.shape[0]], dtype=np.float64)
+        by_user = np.ascontiguousarray(by_user[offset : offset + X.shape[0]], dtype=np.float64)
+        return by_user, exponents
+
+    def _scores(self, X, start):
+        return unscale(*self._scaled_scores(X, start))
 
     def _draw(self, X, start, uniforms):
         if self.policy == "epsilon_greedy":
-            scores, offset = self._score_blocks(X, start)
+            # The ranking of each user's actions is all it needs.
+            scores, offset, _ = self._score_blocks(X, start)
             return epsilon_greedy_draw(scores, offset, uniforms, self.epsilon)
         return super()._draw(X, start, uniforms)
 
     def _expected(self, X, start):
         self._refresh()
-        return np.ascontiguousarray(aligned_matmul(self._W_mean_T, self._augmented_T(X), start).T)
+        expected, exponents = self._linear_scores(self._W_mean_T, X, start)
+        return unscale(expected, exponents)

@@ -50,17 +50,35 @@ def epsilon_greedy(scores: np.ndarray, epsilon: float) -> np.ndarray:
     return epsilon / n_actions + (1.0 - epsilon) * greedy
 
 
-def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """Propensities of a softmax over the last axis, averaged over heads if any."""
-    z = (scores - scores.max(axis=-1, keepdims=True)) / temperature
+def softmax(
+    scores: np.ndarray, temperature: float, exponents: np.ndarray | None = None
+) -> np.ndarray:
+    """Propensities of a softmax over the last axis, averaged over heads if any.
+
+    ``exponents``, when given, says that row ``i`` of ``scores`` holds the
+    scores divided by ``2**exponents[i]`` (users too large to score
+    unscaled): their differences are scaled back before the temperature.
+    """
+    z = scores - scores.max(axis=-1, keepdims=True)
+    # Differences beyond the floor only need to be far below it: an
+    # overflow to -inf is as good.
+    with np.errstate(over="ignore"):
+        if exponents is not None:
+            z = np.ldexp(z, exponents.reshape(-1, *(1,) * (z.ndim - 1)))
+        z /= temperature
     p = np.exp(np.maximum(z, -_SOFTMAX_LOG_FLOOR))
     p /= p.sum(axis=-1, keepdims=True)
     return p.mean(axis=1) if p.ndim == 3 else p
 
 
-def policy_propensities(scores, policy: str, epsilon: float, temperature: float):
+def policy_propensities(scores, policy: str, epsilon: float, temperature: float, exponents=None):
+    """The propensities of ``policy``; ``exponents`` as in :func:`softmax`.
+
+    Epsilon-greedy depends on each row's ranking alone, which scaling a row
+    by a power of two keeps.
+    """
     if policy == "softmax":
-        return softmax(scores, temperature)
+        return softmax(scores, temperature, exponents)
     return epsilon_greedy(scores, epsilon)
 
 

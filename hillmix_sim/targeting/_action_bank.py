@@ -28,6 +28,29 @@ from ._texts import check_texts
 __all__ = ["ActionBank", "make_action_bank"]
 
 
+def _lookup_ids(action_ids) -> np.ndarray:
+    """Ids to look up, as int64: integers, or integral floats; anything else refused."""
+    ids = np.asarray(action_ids)
+    if ids.dtype == bool or not (
+        np.issubdtype(ids.dtype, np.integer) or np.issubdtype(ids.dtype, np.floating)
+    ):
+        raise TypeError(f"action_ids must be integers, got dtype {ids.dtype}.")
+    ids = ids.ravel()
+    if ids.dtype.kind == "f":
+        # A cast would truncate: 3.7 would find the action 3.
+        bad = ~np.isfinite(ids) | (ids != np.round(ids))
+        if np.any(bad):
+            raise TypeError(
+                f"action_ids must be integers, got non-integral values {ids[bad][:10].tolist()}."
+            )
+    if ids.size and (
+        (ids.dtype.kind == "u" and ids.max() > np.iinfo(np.int64).max)
+        or (ids.dtype.kind == "f" and not np.all((ids >= -(2.0**63)) & (ids < 2.0**63)))
+    ):
+        raise ValueError(f"action_ids must fit in int64; got values up to {ids.max()}.")
+    return ids.astype(np.int64)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class ActionBank:
     """The actions a company can send: ids, texts and embeddings, row-aligned.
@@ -205,6 +228,8 @@ class ActionBank:
         Parameters
         ----------
         action_ids : array-like of int of shape (n,)
+            Integers; floats are accepted when integral (ids read back from
+            a CSV log, say).
 
         Returns
         -------
@@ -214,6 +239,10 @@ class ActionBank:
         ------
         KeyError
             An id that is not in the bank.
+        TypeError
+            Ids that are not integers (3.7 is not the id 3).
+        ValueError
+            Ids beyond int64.
 
         Examples
         --------
@@ -223,7 +252,7 @@ class ActionBank:
         >>> bank.index_of([3, 7, 3])
         array([1, 0, 1])
         """
-        wanted = np.asarray(action_ids, dtype=np.int64).ravel()
+        wanted = _lookup_ids(action_ids)
         order = np.argsort(self.action_ids, kind="stable")
         pos = np.searchsorted(self.action_ids, wanted, sorter=order)
         pos = np.minimum(pos, len(self) - 1)

@@ -26,9 +26,9 @@ from hillmix.utils._expected_failures import NO_DATA_CHECKS
 from .._files import fresh_directory, json_default
 from ._action_bank import ActionBank, make_action_bank
 from ._embedding import HashingEmbedder
-from ._preferences import MixtureOfExpertsPreference, make_ground_truth
+from ._preferences import make_ground_truth
 from ._protocols import ActionBankAlgorithm, Embedder, TargetingStrategy, TextGenerator
-from ._results import SimulationData, SimulationResults
+from ._results import SimulationData, SimulationResults, results_directory_policy
 from ._templates import TemplateActionGenerator
 from ._users import USER_FEATURES, USER_SCORE_COLUMNS, UserGenerator, user_matrix
 
@@ -37,6 +37,20 @@ __all__ = ["CompanySimulator"]
 
 # Users of an iteration a proposal is judged on (a sample when there are more).
 _JUDGED_USERS = 10_000
+
+# The truth when none is given, by its name in make_ground_truth.
+_DEFAULT_TRUTH = "mixture_of_experts"
+
+# The default batch: at most this many users between two strategy updates,
+# and at least this many updates an iteration, so that a small population
+# still teaches the strategy within the iteration (one batch of 1,000 over
+# 500 users gave one action to 95% of them, below random targeting).
+_MAX_BATCH, _MIN_UPDATES = 1000, 10
+
+
+def _default_batch_size(n_users: int) -> int:
+    """The batch of ``batch_size=None``: ``min(1000, max(1, n_users // 10))``."""
+    return min(_MAX_BATCH, max(1, n_users // _MIN_UPDATES))
 
 
 def _oracle_value(P, columns) -> float:
@@ -95,7 +109,8 @@ class CompanySimulator(BaseEstimator):
         A preference model (:class:`MixtureOfExpertsPreference` by default,
         or :class:`GMMPreference`, :class:`LinearPreference`), or its name
         for :func:`make_ground_truth`; fitted on the first population and
-        the initial bank.
+        the initial bank. The run's configuration records the truth used
+        (by name, ``"mixture_of_experts"``, when none is given).
     algorithm : ActionBankAlgorithm, optional
         Proposes each next bank from the logs. Needed when
         ``action_bank_size > 0``.
@@ -115,8 +130,12 @@ class CompanySimulator(BaseEstimator):
     action_bank_size : int, default=0
         Size of each new bank; 0 keeps the initial bank throughout (the
         baseline).
-    batch_size : int, default=1000
-        Users targeted between two strategy updates.
+    batch_size : int or None, default=None
+        Users targeted between two strategy updates. None adapts it to the
+        population: ``min(1000, max(1, n_users // 10))``, so the strategy
+        learns at least ten times an iteration (a population smaller than
+        one batch would otherwise get the strategy's first guess
+        throughout); the run's configuration records the batch used.
     random_state : int, numpy.random.Generator or None, default=None
         Seeds the data, the clicks, and every component whose own
         ``random_state`` is None.
@@ -159,7 +178,7 @@ class CompanySimulator(BaseEstimator):
         "n_users": [Interval(Integral, 1, None, closed="left")],
         "n_initial_actions": [Interval(Integral, 1, None, closed="left")],
         "action_bank_size": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state", np.random.Generator],
         "progress": ["boolean"],
     }
@@ -177,7 +196,7 @@ class CompanySimulator(BaseEstimator):
         n_users: int = 10000,
         n_initial_actions: int = 30,
         action_bank_size: int = 0,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
         random_state=None,
         progress: bool = False,
     ):
@@ -281,12 +300,10 @@ class CompanySimulator(BaseEstimator):
                 f"action_bank_size={self.action_bank_size} needs an algorithm that proposes "
                 "new banks; pass algorithm=... or set action_bank_size=0 to keep the bank."
             )
-        if isinstance(self.ground_truth, str):
-            truth = make_ground_truth(self.ground_truth)
+        if self.ground_truth is None or isinstance(self.ground_truth, str):
+            truth = make_ground_truth(self.ground_truth or _DEFAULT_TRUTH)
         else:
-            truth = (
-                self.ground_truth if self.ground_truth is not None else MixtureOfExpertsPreference()
-            )
+            truth = self.ground_truth
         root_seed = resolve_seed(self.random_state)
         seeds = self._seeds(root_seed)
         truth = seeded_copy(truth, seeds["truth"])
@@ -317,12 +334,16 @@ class CompanySimulator(BaseEstimator):
         rows, observations, evaluations, algorithm_results = [], [], [], []
         banks, new_banks = [], []
         click_streams = click_seq.spawn(self.n_iterations)
+        batch_sizes = [
+            self.batch_size if self.batch_size is not None else _default_batch_size(len(users))
+            for users in data.users[: self.n_iterations]
+        ]
         for i in tqdm(range(self.n_iterations), disable=not self.progress, desc="iterations"):
             users = data.users[i]
             # One uniform per user, drawn up front: clicks do not depend on
             # the batch size.
             uniforms = np.random.default_rng(click_streams[i]).random(len(users))
-            obs, evaluation = self._target(strategy, truth, users, bank, uniforms)
+            obs, evaluation = self._target(strategy, truth, users, bank, uniforms, batch_sizes[i])
             obs.insert(0, "iteration", i)
             row = {"iteration": i, "n_actions": len(bank), **evaluation["summary"]}
             new_bank, result = None, {}
@@ -348,6 +369,7 @@ class CompanySimulator(BaseEstimator):
                 bank = new_bank
         config = {
             **self._config(),
+            "batch_size": batch_sizes[0] if len(set(batch_sizes)) == 1 else batch_sizes,
             "data": data.config,
             "root_seed": root_seed,
             "seeds": seeds,
@@ -366,7 +388,14 @@ class CompanySimulator(BaseEstimator):
         )
         return self
 
-    def run(self, results_dir=None, *, data=None, observations_format: str = "parquet"):
+    def run(
+        self,
+        results_dir=None,
+        *,
+        data=None,
+        observations_format: str = "parquet",
+        overwrite: bool = False,
+    ):
         """Run the simulation and, optionally, write its results directory.
 
         Parameters
@@ -376,6 +405,11 @@ class CompanySimulator(BaseEstimator):
             work.
         data : SimulationData or path, optional
         observations_format : {"parquet", "csv"}, default="parquet"
+        overwrite : bool, default=False
+            Replace ``results_dir`` if it holds a previous run's results
+            (their layout and nothing else: a directory with any other file
+            is refused all the same), so that a script can be run again.
+            The old results are removed only once the new ones are written.
 
         Returns
         -------
@@ -385,18 +419,24 @@ class CompanySimulator(BaseEstimator):
             raise ValueError(
                 f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
             )
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
         if results_dir is not None:
             # Fail early, not after the run.
-            target, tmp = fresh_directory(results_dir, "results_dir")
+            policy = results_directory_policy(overwrite)
+            target, tmp = fresh_directory(results_dir, "results_dir", **policy)
             shutil.rmtree(tmp)
         self.fit(data=data)
         if results_dir is not None:
-            self.results_.save(target, observations_format=observations_format)
+            self.results_.save(target, observations_format, overwrite=overwrite)
         return self.results_
 
     def _config(self):
         config = {}
-        for name, value in self.get_params(deep=False).items():
+        params = self.get_params(deep=False)
+        if params["ground_truth"] is None:
+            params["ground_truth"] = _DEFAULT_TRUTH  # the truth used, not null
+        for name, value in params.items():
             if isinstance(value, BaseEstimator):
                 config[name] = {"class": type(value).__name__, **value.get_params(deep=False)}
             elif value is None or isinstance(value, bool | int | float | str):
@@ -405,7 +445,7 @@ class CompanySimulator(BaseEstimator):
                 config[name] = repr(value)
         return json.loads(json.dumps(config, default=json_default))
 
-    def _target(self, strategy, truth, users, bank, uniforms):
+    def _target(self, strategy, truth, users, bank, uniforms, batch_size):
         strategy.set_bank(bank)
         Z = user_matrix(users)
         # Strategies see named normal scores, so a strategy warm-started on
@@ -418,8 +458,8 @@ class CompanySimulator(BaseEstimator):
         policy_value = np.empty(n)
         oracle = np.empty(n)
         mean_p = np.zeros(len(bank))
-        for start in range(0, n, self.batch_size):
-            batch = slice(start, min(start + self.batch_size, n))
+        for start in range(0, n, batch_size):
+            batch = slice(start, min(start + batch_size, n))
             Sb = scores.iloc[batch]
             P = truth.click_probability(Z[batch], bank)
             proba = strategy.predict_proba(Sb)

@@ -10,6 +10,7 @@ beside its target and renamed into place).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,11 +30,42 @@ def _write_table(frame: pd.DataFrame, path_stem: Path, fmt: str) -> None:
         frame.to_csv(path_stem.with_suffix(".csv"), index=False)
 
 
-def _read_table(path_stem: Path) -> pd.DataFrame:
+def _table_file(path_stem: Path) -> Path:
     parquet = path_stem.with_suffix(".parquet")
-    return (
-        pd.read_parquet(parquet) if parquet.exists() else pd.read_csv(path_stem.with_suffix(".csv"))
-    )
+    return parquet if parquet.exists() else path_stem.with_suffix(".csv")
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class _Reader:
+    """Reads the files of one saved directory; a file that cannot be read is named.
+
+    A damaged directory (a truncated file, one missing, one edited by hand)
+    raises a ValueError saying which file and why, from the reader's own
+    error, rather than a bare JSONDecodeError or ArrowInvalid.
+    """
+
+    def __init__(self, root: Path, kind: str):
+        self.root, self.kind = root, kind
+
+    def __call__(self, read, path: Path):
+        try:
+            return read(path)
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            raise self.damaged(path, error) from error
+
+    def damaged(self, path: Path, error: Exception) -> ValueError:
+        detail = "is missing" if isinstance(error, FileNotFoundError) else "cannot be read"
+        return ValueError(
+            f"{str(self.root)!r} is a damaged {self.kind} directory: "
+            f"{path.relative_to(self.root).as_posix()} {detail} ({type(error).__name__}: {error})."
+        )
 
 
 @dataclass
@@ -75,13 +107,61 @@ class SimulationData:
             raise ValueError(
                 f"{str(root)!r} is not a simulation-data directory (no data_config.json)."
             )
-        config = json.loads(config_file.read_text())
-        bank = ActionBank.from_json(root / "initialization" / "action_bank" / "action_bank.json")
+        read = _Reader(root, "simulation-data")
+        config = read(_read_json, config_file)
+        try:
+            n_iterations = int(config["n_iterations"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise read.damaged(config_file, error) from error
+        bank = read(
+            ActionBank.from_json, root / "initialization" / "action_bank" / "action_bank.json"
+        )
         users = [
-            _read_table(root / f"iteration_{i}" / "users" / "users")
-            for i in range(int(config["n_iterations"]))
+            read(_read_table, _table_file(root / f"iteration_{i}" / "users" / "users"))
+            for i in range(n_iterations)
         ]
         return cls(users=users, initial_bank=bank, config=config)
+
+
+# What a results directory holds (SimulationResults.save), and nothing else.
+_RESULTS_FILES = ("simulation_config.json", "complete_simulation_results.json")
+_RESULTS_FOLDER = re.compile(r"initialization|iteration_\d+")
+
+
+def is_results_directory(path: Path) -> bool:
+    """Whether ``path`` holds a previous run's results and nothing else.
+
+    Only such a directory may be overwritten: the files a run writes, with
+    its two JSON summaries; anything else (a file of the user's, another
+    dataset) makes it a directory that is not ours to delete.
+    """
+    entries = list(path.iterdir())
+    files = {entry.name for entry in entries if entry.is_file()}
+    ours = [
+        (entry.is_file() and entry.name in _RESULTS_FILES)
+        or (entry.is_dir() and _RESULTS_FOLDER.fullmatch(entry.name) is not None)
+        for entry in entries
+    ]
+    return files.issuperset(_RESULTS_FILES) and all(ours)
+
+
+def results_directory_policy(overwrite: bool) -> dict:
+    """``replaceable`` and ``advice`` of a results directory, for :func:`atomic_directory`."""
+    if overwrite:
+        return {
+            "replaceable": is_results_directory,
+            "advice": (
+                "it is not a previous run's results directory (simulation_config.json, "
+                "complete_simulation_results.json, initialization/ and iteration_<i>/ folders, "
+                "and nothing else), the only kind overwrite=True replaces; choose a new directory"
+            ),
+        }
+    return {
+        "advice": (
+            "choose a new directory, or pass overwrite=True to replace a previous run's "
+            "results there"
+        )
+    }
 
 
 @dataclass
@@ -115,19 +195,34 @@ class SimulationResults:
     ground_truth_evaluations: list[dict]
     algorithm_results: list[dict]
 
-    def save(self, path, observations_format: str = "parquet") -> Path:
+    def save(self, path, observations_format: str = "parquet", *, overwrite: bool = False) -> Path:
         """Write the seed's results layout, atomically.
 
         ``simulation_config.json``, ``initialization/`` and per iteration
         ``observations``, ``action_bank.json``, ``ground_truth_evaluation.json``,
         ``algorithm_results.json`` and ``new_action_bank.json``, then
         ``complete_simulation_results.json``.
+
+        Parameters
+        ----------
+        path : str or Path
+            A new (or empty) directory.
+        observations_format : {"parquet", "csv"}, default="parquet"
+        overwrite : bool, default=False
+            Replace ``path`` if it holds a previous run's results (that
+            layout and nothing else); any other directory is refused all
+            the same. The old results are removed only once the new ones
+            are in place.
+
+        Returns
+        -------
+        path : Path
         """
         if observations_format not in ("parquet", "csv"):
             raise ValueError(
                 f"observations_format must be 'parquet' or 'csv', got {observations_format!r}."
             )
-        with atomic_directory(path, "path") as tmp:
+        with atomic_directory(path, "path", **results_directory_policy(overwrite)) as tmp:
             write_json(self.config, tmp / "simulation_config.json")
             self.banks[0].to_json(tmp / "initialization" / "action_bank.json")
             write_json(
@@ -165,20 +260,26 @@ class SimulationResults:
                 f"{str(root)!r} is not a complete results directory "
                 "(no complete_simulation_results.json)."
             )
-        summary = json.loads(complete.read_text())
-        n = len(summary["iterations"])
+        read = _Reader(root, "results")
+        summary = read(_read_json, complete)
+        try:
+            config, records = summary["config"], summary["iterations"]
+            iterations = pd.DataFrame(records)
+            n = len(records)
+        except (KeyError, TypeError, ValueError) as error:
+            raise read.damaged(complete, error) from error
         banks, new_banks, observations, evaluations, algorithm_results = [], [], [], [], []
         for i in range(n):
             folder = root / f"iteration_{i}"
-            banks.append(ActionBank.from_json(folder / "action_bank.json"))
+            banks.append(read(ActionBank.from_json, folder / "action_bank.json"))
             new_file = folder / "new_action_bank.json"
-            new_banks.append(ActionBank.from_json(new_file) if new_file.exists() else None)
-            observations.append(_read_table(folder / "observations"))
-            evaluations.append(json.loads((folder / "ground_truth_evaluation.json").read_text()))
-            algorithm_results.append(json.loads((folder / "algorithm_results.json").read_text()))
+            new_banks.append(read(ActionBank.from_json, new_file) if new_file.exists() else None)
+            observations.append(read(_read_table, _table_file(folder / "observations")))
+            evaluations.append(read(_read_json, folder / "ground_truth_evaluation.json"))
+            algorithm_results.append(read(_read_json, folder / "algorithm_results.json"))
         return cls(
-            config=summary["config"],
-            iterations=pd.DataFrame(summary["iterations"]),
+            config=config,
+            iterations=iterations,
             observations=observations,
             banks=banks,
             new_banks=new_banks,

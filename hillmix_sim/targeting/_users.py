@@ -51,6 +51,12 @@ _CORRELATION = np.array(
 )
 _REGION_SHARES = np.array([0.30, 0.25, 0.20, 0.15, 0.10])
 
+# User ids are ``iteration * _IDS_PER_ITERATION + i``: unique across
+# iterations while a population has at most that many users, and int64
+# while the iteration is at most _MAX_ITERATION.
+_IDS_PER_ITERATION = 10**9
+_MAX_ITERATION = (np.iinfo(np.int64).max - _IDS_PER_ITERATION + 1) // _IDS_PER_ITERATION
+
 # Each feature's marginal: a frozen scipy distribution on its natural scale
 # (age in years, income per year, tenure in years, engagement and mobile
 # share in [0, 1], recency in days since the last purchase, purchases per
@@ -140,7 +146,8 @@ class UserGenerator(BaseEstimator):
     Parameters
     ----------
     n_users : int, default=10000
-        Users per population when :meth:`generate` is not told otherwise.
+        Users per population when :meth:`generate` is not told otherwise;
+        at most 10**9 (user ids are unique across iterations up to that).
     random_state : int, numpy.random.Generator or None, default=None
         Resolved in :meth:`fit` into the seed of every population.
 
@@ -162,7 +169,7 @@ class UserGenerator(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_users": [Interval(Integral, 1, None, closed="left")],
+        "n_users": [Interval(Integral, 1, _IDS_PER_ITERATION, closed="both")],
         "random_state": ["random_state", np.random.Generator],
     }
 
@@ -193,10 +200,11 @@ class UserGenerator(BaseEstimator):
         Parameters
         ----------
         n_users : int, optional
-            Defaults to the ``n_users`` parameter.
+            Defaults to the ``n_users`` parameter; at most 10**9.
         iteration : int, default=0
             Which population: each iteration has its own random stream, and
-            user ids are unique across iterations.
+            user ids (``iteration * 10**9 + i``) are unique across
+            iterations. From 0 to 9,223,372,035, so that ids fit int64.
 
         Returns
         -------
@@ -205,10 +213,24 @@ class UserGenerator(BaseEstimator):
         """
         check_is_fitted(self, "seed_")
         n_users = self.n_users if n_users is None else n_users
-        if not isinstance(n_users, Integral) or isinstance(n_users, bool) or n_users < 1:
-            raise ValueError(f"n_users must be a positive integer, got {n_users!r}.")
-        if not isinstance(iteration, Integral) or iteration < 0:
-            raise ValueError(f"iteration must be a non-negative integer, got {iteration!r}.")
+        if (
+            not isinstance(n_users, Integral)
+            or isinstance(n_users, bool)
+            or not 1 <= n_users <= _IDS_PER_ITERATION
+        ):
+            raise ValueError(
+                f"n_users must be an integer from 1 to {_IDS_PER_ITERATION:,} (user ids are "
+                f"unique across iterations up to that), got {n_users!r}."
+            )
+        if (
+            not isinstance(iteration, Integral)
+            or isinstance(iteration, bool)
+            or not 0 <= iteration <= _MAX_ITERATION
+        ):
+            raise ValueError(
+                f"iteration must be an integer from 0 to {_MAX_ITERATION:,} (user ids are "
+                f"iteration * {_IDS_PER_ITERATION:,} + i, in int64), got {iteration!r}."
+            )
         rng = np.random.default_rng([self.seed_, int(iteration)])
         z = rng.multivariate_normal(np.zeros(8), _CORRELATION, size=int(n_users), method="cholesky")
         u = stats.norm.cdf(z)

@@ -112,6 +112,24 @@ def test_take_and_index_of():
         bank.index_of([25, 10])
 
 
+def test_index_of_refuses_ids_that_are_not_integers():
+    # 3.7 was truncated to the id 3, silently.
+    bank = _bank(ids=(3, 4, 7))
+    for ids, error, match in [
+        ([3.7], TypeError, r"non-integral values \[3.7\]"),
+        ([4, np.nan], TypeError, "non-integral"),
+        (["3"], TypeError, "must be integers"),
+        ([True], TypeError, "must be integers"),
+        (np.array([2**64 - 1], dtype=np.uint64), ValueError, "int64"),
+        ([1e30], ValueError, "int64"),
+    ]:
+        with pytest.raises(error, match=match):
+            bank.index_of(ids)
+    # Integral floats (ids read back from a CSV log) are the ids they equal.
+    assert bank.index_of([7.0, 3.0]).tolist() == [2, 0]
+    assert bank.index_of(np.array([4], dtype=np.uint8)).tolist() == [1]
+
+
 def test_concat():
     both = _bank(ids=(0, 1)).concat(_bank(ids=(5, 6), seed=1))
     assert both.action_ids.tolist() == [0, 1, 5, 6] and both.embeddings.shape == (4, 4)

@@ -62,6 +62,23 @@ def test_each_iteration_is_a_fresh_reproducible_population():
     pd.testing.assert_frame_equal(second, UserGenerator(random_state=3).fit().generate(100, 1))
 
 
+def test_iterations_and_sizes_beyond_the_user_ids_are_refused():
+    # iteration=10**10 raised a bare OverflowError: user ids are
+    # iteration * 10**9 + i, in int64.
+    gen = UserGenerator(random_state=0).fit()
+    for iteration in (10**10, 9_223_372_036, -1, True, 2.0):
+        with pytest.raises(
+            ValueError, match=r"iteration must be an integer from 0 to 9,223,372,035"
+        ):
+            gen.generate(3, iteration=iteration)
+    last = gen.generate(3, iteration=9_223_372_035)["user_id"]
+    assert last.iloc[-1] == 9_223_372_035 * 10**9 + 2
+    with pytest.raises(ValueError, match=r"n_users must be an integer from 1 to 1,000,000,000"):
+        gen.generate(10**9 + 1)
+    with pytest.raises(ValueError, match="'n_users' parameter"):
+        UserGenerator(n_users=10**9 + 1).fit()
+
+
 def test_user_matrix_rejects_nan_and_missing_columns():
     users = UserGenerator(random_state=0).fit().generate(5)
     users.loc[2, "income"] = np.nan
@@ -154,12 +171,109 @@ def test_run_writes_a_complete_directory_that_reloads(tmp_path):
     )
 
 
+@pytest.fixture(scope="module")
+def saved_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved") / "results"
+    small_simulator(n_iterations=2, n_users=200).run(root)
+    return root
+
+
+def _damage(root, relative, how):
+    path = root / relative
+    if how == "truncate":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "delete":
+        path.unlink()
+    else:
+        path.write_text(how)
+
+
+@pytest.mark.parametrize(
+    "relative, how, cause, says",
+    [
+        ("complete_simulation_results.json", "truncate", json.JSONDecodeError, "cannot be read"),
+        ("complete_simulation_results.json", '{"config": {}}', KeyError, "cannot be read"),
+        ("iteration_1/observations.parquet", "truncate", ValueError, "cannot be read"),
+        ("iteration_0/action_bank.json", "delete", FileNotFoundError, "is missing"),
+        ("iteration_0/action_bank.json", '{"action_ids": [1]}', ValueError, "cannot be read"),
+        ("iteration_1/ground_truth_evaluation.json", "truncate", ValueError, "cannot be read"),
+    ],
+)
+def test_loading_a_damaged_results_directory_names_the_file(
+    saved_results, tmp_path, relative, how, cause, says
+):
+    # A damaged directory raised a bare JSONDecodeError or ArrowInvalid.
+    import shutil
+
+    root = tmp_path / "damaged"
+    shutil.copytree(saved_results, root)
+    _damage(root, relative, how)
+    with pytest.raises(ValueError, match=f"damaged results directory: {relative} {says}") as info:
+        SimulationResults.load(root)
+    assert isinstance(info.value.__cause__, cause)
+
+
+@pytest.mark.parametrize(
+    "relative, how, says",
+    [
+        ("data_config.json", "truncate", "cannot be read"),
+        ("data_config.json", "{}", "cannot be read"),
+        ("iteration_0/users/users.parquet", "truncate", "cannot be read"),
+        ("initialization/action_bank/action_bank.json", "delete", "is missing"),
+    ],
+)
+def test_loading_damaged_simulation_data_names_the_file(tmp_path, relative, how, says):
+    small_simulator(n_iterations=1, n_users=50).generate_data(tmp_path / "data")
+    _damage(tmp_path / "data", relative, how)
+    with pytest.raises(ValueError, match=f"damaged simulation-data directory: {relative} {says}"):
+        SimulationData.load(tmp_path / "data")
+
+
 def test_run_refuses_a_used_directory_before_any_work(tmp_path):
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("keep")
     with pytest.raises(ValueError, match="not empty"):
         small_simulator().run(tmp_path / "used")
     assert (tmp_path / "used" / "x").read_text() == "keep"
+
+
+def test_run_overwrites_only_a_previous_runs_results(tmp_path):
+    # The README's run("results/run_0") could not be run twice: the error
+    # now says how to proceed, and overwrite=True replaces a previous run's
+    # results, never another directory.
+    root = tmp_path / "run_0"
+    first = small_simulator(n_iterations=1, n_users=100).run(root)
+    with pytest.raises(ValueError, match="choose a new directory, or pass overwrite=True"):
+        small_simulator(n_iterations=1, n_users=100).run(root)
+    second = small_simulator(n_iterations=1, n_users=100, random_state=1).run(root, overwrite=True)
+    loaded = SimulationResults.load(root)
+    pd.testing.assert_frame_equal(loaded.iterations, second.iterations)
+    assert not loaded.iterations.equals(first.iterations)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_0"]  # nothing left aside
+    # Anything else is not ours to delete: refused before any work.
+    (root / "notes.txt").write_text("keep")
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "data.csv").write_text("keep")
+    for target in (root, other, tmp_path / "file.txt"):
+        if target.name == "file.txt":
+            target.write_text("keep")
+        with pytest.raises(ValueError, match="not a previous run's results directory"):
+            small_simulator(n_iterations=1, n_users=100).run(target, overwrite=True)
+    assert (root / "notes.txt").read_text() == "keep" and (other / "data.csv").read_text() == "keep"
+    pd.testing.assert_frame_equal(SimulationResults.load(root).iterations, second.iterations)
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        small_simulator().run(root, overwrite="yes")
+
+
+def test_the_readme_company_snippets_can_be_run_twice():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    runs = re.findall(r"\.run\(([^)]*)\)", readme)
+    assert runs and all("overwrite=True" in call for call in runs if "results/" in call), runs
 
 
 def test_same_seed_same_results_and_batching_changes_no_data():
@@ -202,6 +316,28 @@ def test_linucb_company_beats_random_targeting():
         )
         rewards[name] = sim.fit().results_.iterations["expected_reward"].to_numpy()
     assert rewards["linucb"][-1] > rewards["random"][-1] + 0.01
+
+
+def test_a_small_population_still_teaches_the_strategy_within_an_iteration():
+    # One default batch of 1,000 over 500 users gave one action to most of
+    # them and scored below random targeting on the GMM truth.
+    sim = CompanySimulator(
+        strategy=LinUCBStrategy(), ground_truth=GMMPreference(), n_users=500, random_state=0
+    )
+    results = sim.run()
+    assert results.config["batch_size"] == 50  # ten updates an iteration
+    last = results.iterations.iloc[-1]
+    assert last["expected_reward"] > last["random_reward"] + 0.01, last
+    assert results.config["ground_truth"]["class"] == "GMMPreference"
+    from hillmix_sim.targeting._company import _default_batch_size
+
+    assert [_default_batch_size(n) for n in (5, 500, 10_000, 10**6)] == [1, 50, 1000, 1000]
+    assert small_simulator(n_iterations=1).run().config["batch_size"] == 200  # as given
+
+
+def test_the_default_truth_is_recorded_by_name():
+    results = small_simulator(n_iterations=1, n_users=100).run()
+    assert results.config["ground_truth"] == "mixture_of_experts"
 
 
 def test_bank_size_without_algorithm_is_refused():

@@ -296,6 +296,127 @@ def test_ensemble_propensity_is_the_share_of_heads_choosing_the_action():
     np.testing.assert_allclose(strategy.predict_proba(X), 0.1 / 9 + 0.9 * share, atol=1e-12)
 
 
+def _exact_best(strategy, X):
+    """Each user's best action by LinUCB's reference maths in double precision.
+
+    The UCB is positively homogeneous in ``x_aug``: users are scaled by a
+    power of two to entries of order one first, which changes no ranking.
+    """
+    k = np.ceil(strategy._log2_user_bound(X, 1.0))
+    X_aug = strategy._scaled_augmented(X, k)
+    strategy._refresh()
+    A_inv = np.linalg.inv(strategy._A[0])
+    alpha = strategy.alpha
+    return linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, alpha).argmax(axis=1)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=IDS)
+@pytest.mark.parametrize("warm", [False, True])
+def test_users_with_huge_features_get_valid_propensities(strategy, warm):
+    # Scores of users with features from about 1e19 overflowed single
+    # precision: NaN probabilities, infinite propensities, and ties where
+    # there were none; from about 1e154 double precision overflows too.
+    world = LinearWorld(18, n_actions=6, dim=5, n_features=4)
+    base = _warm(strategy, world) if warm else clone(strategy).set_bank(world.bank)
+    magnitudes = [1e10, 1e19, 1e20, 1e40, 1e160, 1e300, 1.7e308]
+    X = np.vstack(
+        [np.full((1, 4), 1e20)]
+        + [m * np.sign(world.users(3)) for m in magnitudes]
+        + [[[1.7e308, -1.7e308, 1e-300, 0.0]]]
+    )
+    probed = copy.deepcopy(base)
+    proba = probed.predict_proba(X)
+    assert np.all(proba > 0) and np.allclose(proba.sum(axis=1), 1.0), proba
+    ids, propensities = copy.deepcopy(base).decide(X)
+    columns = np.searchsorted(base.classes_, ids)
+    np.testing.assert_array_equal(propensities, proba[np.arange(len(X)), columns])
+    if isinstance(base, LinUCBStrategy) and base.policy == "epsilon_greedy":
+        # The greedy action is the exactly best one: no spurious ties.
+        best = _exact_best(probed, X)
+        assert np.all(proba[np.arange(len(X)), best] > 1 - base.epsilon), proba
+    # Huge users change neither their neighbours' decisions nor their own
+    # with the batching.
+    mixed = world.users(400)
+    mixed[::9] = X[np.arange(len(mixed[::9])) % len(X)]
+    plain = mixed.copy()
+    plain[::9] = 0.0
+    normal = np.ones(400, dtype=bool)
+    normal[::9] = False
+    np.testing.assert_array_equal(
+        copy.deepcopy(base).predict_proba(mixed)[normal],
+        copy.deepcopy(base).predict_proba(plain)[normal],
+    )
+    one = copy.deepcopy(base).decide(mixed)
+    split = copy.deepcopy(base)
+    parts = [split.decide(mixed[i : i + 7]) for i in range(0, 400, 7)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), one[0])
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), one[1])
+
+
+def test_the_issue_users_of_1e20_get_the_exactly_best_action():
+    rng = np.random.default_rng(0)
+    bank = (np.arange(5), rng.normal(size=(5, 6)))
+    strategy = LinUCBStrategy(random_state=0).set_bank(bank)
+    for value in (1e19, 1e20):
+        X = np.full((2, 4), value)
+        proba = strategy.predict_proba(X)
+        assert np.all(proba > 0) and np.allclose(proba.sum(axis=1), 1.0)
+        best = _exact_best(strategy, X)
+        np.testing.assert_allclose(proba[np.arange(2), best], 1 - 0.05 + 0.05 / 5)
+        assert np.all(np.isfinite(strategy.decide(X)[1]))
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (LinUCBStrategy, {"alpha": 1e300}),
+        (LinUCBStrategy, {"ridge": 1e-300}),
+        (BootstrapEnsembleStrategy, {"ridge": 1e-300}),
+        (BootstrapEnsembleStrategy, {"prior_scale": 1e308}),
+    ],
+)
+def test_parameters_that_overflow_the_model_are_refused(cls, params):
+    # alpha=1e300 raised a bare OverflowError at the first decision;
+    # ridge=1e-300 left the ensemble's system singular (LinAlgError).
+    world = LinearWorld(19, n_actions=5, dim=4)
+    name = next(iter(params))
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        cls(random_state=0, **params).set_bank(world.bank)
+    strategy = cls(random_state=0).set_bank(world.bank)
+    X = world.users(3)
+    strategy.partial_fit(X, world.ids[:3], [1.0, 0.0, 1.0])
+    strategy.set_params(**params)
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        strategy.predict_proba(X)
+
+
+@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, RandomStrategy])
+def test_users_too_large_to_learn_from_are_refused_before_any_change(cls):
+    # Learning sums squares of the features: 1e160 overflowed them and left
+    # every later score NaN.
+    world = LinearWorld(20, n_actions=5, dim=4)
+    strategy = cls(random_state=0).set_bank(world.bank)
+    X = world.users(4)
+    X[2, 1] = 1e160
+    with pytest.raises(ValueError, match=r"X_users has features up to 1e\+160"):
+        strategy.partial_fit(X, world.ids[:4], [1.0, 0.0, 1.0, 0.0])
+    log = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    log["action_id"], log["reward"] = world.ids[:4], 1.0
+    with pytest.raises(ValueError, match=r"observations' features has features up to 1e\+160"):
+        strategy.fit(log)
+    assert not hasattr(strategy, "n_features_in_")
+    first = world.users(50)
+    first[:, 0] *= 1e-90  # the first users learnt from fix a tiny scale
+    strategy.partial_fit(first, world.ids[np.arange(50) % 5], np.ones(50))
+    state = pickle.dumps(strategy)
+    X = world.users(4)
+    X[0, 0] = 1e20  # within bounds raw, 1e110 standard deviations from the mean
+    with pytest.raises(ValueError, match="standard deviations"):
+        strategy.partial_fit(X, world.ids[:4], [1.0, 0.0, 1.0, 0.0])
+    assert pickle.dumps(strategy) == state
+    assert np.all(np.isfinite(strategy.predict_proba(X)))
+
+
 def test_epsilon_greedy_splits_exact_ties():
     # Before any learning, duplicated embeddings give exactly equal scores.
     E = np.repeat(np.eye(3), 2, axis=0)
