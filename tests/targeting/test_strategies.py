@@ -141,9 +141,12 @@ def test_scores_stay_accurate_with_collinear_user_features(n_regions):
     X_aug = strategy._augmented_T(X).T
     expected = linucb_scores(X_aug, strategy._bank_phi, strategy.coef_, A_inv, 1.0)
     np.testing.assert_allclose(strategy._scores(X, 0), expected, rtol=1e-7, atol=1e-9)
-    # Well-conditioned models keep the single-precision path.
+    # Well-conditioned models keep the single-precision path (the precision
+    # is chosen when scoring, so score before reading it).
     world = LinearWorld(3)
-    assert _warm(LinUCBStrategy(random_state=0), world, n=2000)._score_dtype == np.float32
+    warm = _warm(LinUCBStrategy(random_state=0), world, n=10_000)
+    warm.predict_proba(world.users(5))
+    assert warm._score_dtype == np.float32
 
 
 def _width_weights_of(G):
