@@ -225,13 +225,13 @@ def evaluate_estimators(
     truth_seed = int(truth_seq.generate_state(1)[0])
     seeds = [int(s.generate_state(1)[0]) for s in replication_seq.spawn(int(n_replications))]
 
-    truth = {}
     with one_thread(None):
-        for name, policy in targets.items():
-            truth[name] = simulator.policy_value(
-                policy, bank=bank, n_users=int(n_truth_users), random_state=truth_seed,
-                return_std_error=True,
-            )  # fmt: skip
+        # The same fresh users for every target.
+        users = simulator.sample_users(int(n_truth_users), random_state=truth_seed)
+        truth = {
+            name: simulator.policy_value(policy, bank=bank, users=users, return_std_error=True)
+            for name, policy in targets.items()
+        }
 
     tasks = (
         delayed(_replicate)(r, seed, simulator, bank, logging_policy, targets, labelled, n_users)

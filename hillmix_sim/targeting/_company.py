@@ -436,6 +436,7 @@ class CompanySimulator(BaseEstimator):
         bank=None,
         n_users: int = 100_000,
         random_state=None,
+        users=None,
         return_std_error: bool = False,
     ):
         """The true expected reward of a fixed policy on fresh users.
@@ -459,6 +460,11 @@ class CompanySimulator(BaseEstimator):
         n_users : int, default=100000
         random_state : int, numpy.random.Generator or None, default=None
             Seeds the users (see :meth:`sample_users`).
+        users : pandas.DataFrame, optional
+            The users to average over, as :meth:`sample_users` gives them
+            (several policies valued on the same users differ by their
+            policies alone); ``n_users`` and ``random_state`` are then not
+            used.
         return_std_error : bool, default=False
             Also return the value's Monte Carlo standard error.
 
@@ -470,7 +476,13 @@ class CompanySimulator(BaseEstimator):
             user's expected reward over ``sqrt(n_users)``.
         """
         bank = self._policy_bank(bank)
-        users = self.sample_users(n_users, random_state)
+        if users is None:
+            users = self.sample_users(n_users, random_state)
+        elif not isinstance(users, pd.DataFrame) or not set(USER_SCORE_COLUMNS) <= set(users):
+            raise ValueError(
+                "users must be a DataFrame with the users' normal scores (USER_SCORE_COLUMNS), "
+                "as sample_users gives it."
+            )
         per_user = np.empty(len(users))
         for start in range(0, len(users), _USER_CHUNK):
             part = users.iloc[start : start + _USER_CHUNK]

@@ -341,6 +341,7 @@ def test_policy_value_is_the_truths_mean_on_fresh_users(fitted_company):
     assert value == pytest.approx(P.mean(), rel=1e-12)
     assert se == pytest.approx(P.mean(axis=1).std(ddof=1) / np.sqrt(3000), rel=1e-9)
     assert sim.policy_value(uniform, n_users=3000, random_state=1) == value
+    assert sim.policy_value(uniform, users=users) == value
     # Fresh users: not the run's, and another seed gives others.
     run_ages = sim.results_.observations[0]["age"].to_numpy()
     assert not np.array_equal(users["age"].to_numpy()[: len(run_ages)], run_ages)
