@@ -130,3 +130,17 @@ def test_a_simulated_log_reads_as_a_bandit_log(company):
         BanditLog.from_observations(observations, bank.take([0]))
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['propensity'\]"):
         BanditLog.from_observations(observations.drop(columns="propensity"), bank)
+
+
+def test_the_docs_example_runs(tmp_path):
+    # docs/_scripts/off_policy_example.py, which draws the docs' figure, with tiny settings.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "_scripts" / "off_policy_example.py"
+    spec = importlib.util.spec_from_file_location("off_policy_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    table = example.main(n_users=800, n_truth_users=2000, path=tmp_path / "values.png")
+    assert (tmp_path / "values.png").exists()
+    assert table.shape == (12, 7) and np.isfinite(table.estimate).all()
