@@ -187,13 +187,17 @@ class _BaseOffPolicyEstimator:
                 f"{type(log).__name__}."
             )
         self._check_log(log)
+        # A fit that fails leaves the estimator unfitted, not half-fitted on
+        # this log with what an earlier one left.
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
         seeds = np.random.SeedSequence(resolve_seed(self.random_state)).generate_state(4)
         # One seed per use: folds, models, bootstrap, clusters.
         self._seeds = [int(s) for s in seeds]
-        self.log_ = log
-        self.n_samples_ = log.n_samples
         with one_thread():
             self._fit(log)
+        self.n_samples_ = log.n_samples
+        self.log_ = log
         return self
 
     def _check_log(self, log: BanditLog) -> None:
@@ -285,7 +289,7 @@ class _BaseOffPolicyEstimator:
             lookup = dict(zip(log.action_ids.tolist(), range(len(log.action_ids)), strict=True))
             columns = np.array([lookup.get(a, -1) for a in ids.tolist()], dtype=np.int64)
         # The target column of each of the log's actions (-1 where the target lacks it).
-        width = max(int(log.actions.max()) + 1, log.n_actions or 0)
+        width = max(int(log.actions.max()) + 1, log.n_actions or 0, int(columns.max()) + 1)
         target_column = np.full(width, -1, dtype=np.int64)
         known = columns >= 0
         target_column[columns[known]] = np.flatnonzero(known)

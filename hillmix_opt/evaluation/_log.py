@@ -268,7 +268,7 @@ class BanditLog:
     def _check_users(self, n: int):
         names = self.feature_names
         if self.users is None:
-            return None, None if names is None else tuple(str(c) for c in names)
+            return None, (None if names is None else tuple(str(c) for c in names))
         if isinstance(self.users, pd.DataFrame) and names is None:
             names = list(self.users.columns)
         users = _float_array(self.users, "users", 2)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 
 from hillmix_opt import (
@@ -312,3 +313,22 @@ def test_results_print_readably_and_plot():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     with pytest.raises(TypeError, match="PolicyValue"):
         plot_policy_values({"a": {"DR": 0.1}})
+
+
+def test_a_failed_fit_leaves_the_estimator_unfitted(problem):
+    dr = DREstimator(reward_model=LogisticRewardModel()).fit(problem.log(0))
+    log = problem.log(1)
+    no_clicks = BanditLog(actions=log.actions, rewards=np.zeros(log.n_samples),
+                          propensities=log.propensities, users=log.users,
+                          action_embeddings=log.action_embeddings)  # fmt: skip
+    with pytest.raises(ValueError, match="one class only"):
+        dr.fit(no_clicks)
+    with pytest.raises(NotFittedError, match="call fit"):
+        dr.estimate_policy_value(problem.target)
+
+
+def test_a_log_without_its_action_count_takes_the_targets_columns():
+    # Only actions 0 and 1 were logged; the target also knows actions 2 and 3.
+    log = BanditLog(actions=[0, 1, 0, 1], rewards=[1, 0, 1, 1], propensities=[0.5] * 4)
+    value = IPWEstimator().fit(log).estimate_policy_value(np.tile([0.5, 0.5, 0.0, 0.0], (4, 1)))
+    assert value.estimate == pytest.approx(0.75)
