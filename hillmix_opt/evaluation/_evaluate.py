@@ -103,10 +103,10 @@ def _replicate(replication, seed, simulator, bank, logging_policy, targets, esti
 
 
 def evaluate_estimators(
-    estimators,
+    estimators: Mapping[str, _BaseOffPolicyEstimator] | Sequence[_BaseOffPolicyEstimator],
     simulator,
     logging_policy,
-    target_policies,
+    target_policies: Mapping[str, object],
     *,
     bank=None,
     n_replications: int = 50,

@@ -11,7 +11,11 @@ from ._result import PolicyValue
 __all__ = ["plot_policy_values"]
 
 
-def plot_policy_values(values, truth=None, ax=None):
+def plot_policy_values(
+    values: Mapping[str, Mapping[str, PolicyValue]],
+    truth: Mapping[str, float] | None = None,
+    ax=None,
+):
     """Each policy's estimates with their intervals, estimator by estimator, and its truth.
 
     Parameters
