@@ -3,8 +3,10 @@
 May import :mod:`hillmix` and :mod:`hillmix_sim`. One family a folder:
 budget allocation (:mod:`hillmix_opt.allocation`), targeting strategies
 (:mod:`hillmix_opt.targeting`), reward models of targeting logs
-(:mod:`hillmix_opt.rewards`) and action-bank generation
-(:mod:`hillmix_opt.banks`); every public name is re-exported here.
+(:mod:`hillmix_opt.rewards`), action-bank generation
+(:mod:`hillmix_opt.banks`) and off-policy evaluation of policies from
+logs (:mod:`hillmix_opt.evaluation`); every public name is re-exported
+here.
 """
 
 from .allocation import (
@@ -16,6 +18,19 @@ from .allocation import (
     ZeroWeightWarning,
 )
 from .banks import ActionBankOptimizer, CandidateGenerator, bank_value, greedy_bank
+from .evaluation import (
+    BanditLog,
+    DMEstimator,
+    DREstimator,
+    IPWEstimator,
+    MIPSEstimator,
+    PolicyValue,
+    SNIPWEstimator,
+    SwitchDREstimator,
+    UnsupportedActionWarning,
+    evaluate_estimators,
+    plot_policy_values,
+)
 from .rewards import (
     EMBEDDING_PREFIX,
     REWARD_MODELS,
@@ -44,26 +59,37 @@ __all__ = [
     "STRATEGIES",
     "ActionBankOptimizer",
     "AllocationResult",
+    "BanditLog",
     "BayesianNeuralRewardModel",
     "BootstrapEnsembleStrategy",
     "BudgetAllocator",
     "CandidateGenerator",
+    "DMEstimator",
+    "DREstimator",
     "FTTransformerRewardModel",
     "GaussianProcessRewardModel",
     "HillCurveModel",
+    "IPWEstimator",
     "LightGBMRewardModel",
     "LinUCBStrategy",
     "LogisticRewardModel",
+    "MIPSEstimator",
     "ModelWeight",
     "NeuralRewardModel",
+    "PolicyValue",
     "RandomStrategy",
     "ResponseModel",
+    "SNIPWEstimator",
+    "SwitchDREstimator",
+    "UnsupportedActionWarning",
     "ZeroWeightWarning",
     "bank_value",
     "compare_reward_models",
+    "evaluate_estimators",
     "greedy_bank",
     "make_reward_model",
     "make_strategy",
+    "plot_policy_values",
     "reward_model_scores",
     "reward_table",
 ]

@@ -134,6 +134,7 @@ PUBLIC_MODULES = (
     "hillmix_opt",
     "hillmix_opt.allocation",
     "hillmix_opt.banks",
+    "hillmix_opt.evaluation",
     "hillmix_opt.rewards",
     "hillmix_opt.targeting",
     "hillmix_cli",
@@ -229,7 +230,7 @@ def test_subpackages_export_only_what_their_package_exports():
     # One public path per name: users import from the package, as the docs do.
     for package, families in [
         (hillmix_sim, ("retail", "targeting")),
-        (hillmix_opt, ("allocation", "targeting")),
+        (hillmix_opt, ("allocation", "evaluation", "targeting")),
     ]:
         for family in families:
             module = importlib.import_module(f"{package.__name__}.{family}")

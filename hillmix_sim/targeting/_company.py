@@ -16,8 +16,9 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from hillmix.utils import resolve_seed, seeded_copy
@@ -51,6 +52,14 @@ _MAX_BATCH, _MIN_UPDATES = 1000, 10
 def _default_batch_size(n_users: int) -> int:
     """The batch of ``batch_size=None``: ``min(1000, max(1, n_users // 10))``."""
     return min(_MAX_BATCH, max(1, n_users // _MIN_UPDATES))
+
+
+# Fresh users scored at once by policy_value and simulate_log: bounds the
+# policy's and the truth's (users x actions) matrices.
+_USER_CHUNK = 10_000
+
+# Rows of a policy's probabilities must sum to one within this.
+_PROBA_ATOL = 1e-6
 
 
 def _oracle_value(P, columns) -> float:
@@ -430,6 +439,200 @@ class CompanySimulator(BaseEstimator):
         if results_dir is not None:
             self.results_.save(target, observations_format, overwrite=overwrite)
         return self.results_
+
+    # -- fixed policies on fresh users -------------------------------------
+    def sample_users(self, n_users: int, random_state=None) -> pd.DataFrame:
+        """Fresh users, from the distribution of the run's users.
+
+        Drawn by ``user_generator`` (or a default :class:`UserGenerator`)
+        with this call's seed in place of its own, so every call with
+        another seed gives another population, none of them the run's.
+
+        Parameters
+        ----------
+        n_users : int
+        random_state : int, numpy.random.Generator or None, default=None
+
+        Returns
+        -------
+        users : pandas.DataFrame
+            ``user_id``, the raw features and their normal scores
+            (:data:`USER_SCORE_COLUMNS`), as in the run's logs.
+        """
+        if not isinstance(n_users, Integral) or isinstance(n_users, bool) or n_users < 1:
+            raise ValueError(f"n_users must be a positive integer, got {n_users!r}.")
+        generator = self.user_generator if self.user_generator is not None else UserGenerator()
+        generator = clone(generator).set_params(random_state=resolve_seed(random_state)).fit()
+        users = generator.generate(int(n_users))
+        scores = pd.DataFrame(user_matrix(users), columns=list(USER_SCORE_COLUMNS))
+        return pd.concat([users, scores], axis=1)
+
+    def policy_value(
+        self,
+        policy,
+        *,
+        bank=None,
+        n_users: int = 100_000,
+        random_state=None,
+        users=None,
+        return_std_error: bool = False,
+    ):
+        """The true expected reward of a fixed policy on fresh users.
+
+        ``mean over users of sum_a policy(a | user) P(click | user, a)`` under
+        the run's ground truth: the value an off-policy estimate of the
+        policy aims at. Its Monte Carlo error is the standard deviation of
+        a user's expected reward (a few hundredths) over ``sqrt(n_users)``.
+
+        Parameters
+        ----------
+        policy : object with ``predict_proba``
+            ``predict_proba(X_users)`` gives, for a DataFrame of the users'
+            normal scores (:data:`USER_SCORE_COLUMNS`, what strategies see),
+            the probability of each action of ``bank``, in the bank's order
+            (a strategy after ``set_bank(bank)``; it is not asked to decide
+            or learn).
+        bank : ActionBank, default=None
+            The actions the policy chooses from; the run's last bank when
+            None.
+        n_users : int, default=100000
+        random_state : int, numpy.random.Generator or None, default=None
+            Seeds the users (see :meth:`sample_users`).
+        users : pandas.DataFrame, optional
+            The users to average over, as :meth:`sample_users` gives them
+            (several policies valued on the same users differ by their
+            policies alone); ``n_users`` and ``random_state`` are then not
+            used.
+        return_std_error : bool, default=False
+            Also return the value's Monte Carlo standard error.
+
+        Returns
+        -------
+        value : float
+        std_error : float
+            With ``return_std_error=True``: the standard deviation of a
+            user's expected reward over ``sqrt(n_users)``.
+        """
+        bank = self._policy_bank(bank)
+        if users is None:
+            users = self.sample_users(n_users, random_state)
+        elif not isinstance(users, pd.DataFrame) or not set(USER_SCORE_COLUMNS) <= set(users):
+            raise ValueError(
+                "users must be a DataFrame with the users' normal scores (USER_SCORE_COLUMNS), "
+                "as sample_users gives it."
+            )
+        per_user = np.empty(len(users))
+        for start in range(0, len(users), _USER_CHUNK):
+            part = users.iloc[start : start + _USER_CHUNK]
+            proba = self._policy_proba(policy, part, bank)
+            per_user[start : start + len(part)] = np.sum(proba * self._true_proba(part, bank), 1)
+        value = float(per_user.mean())
+        if not return_std_error:
+            return value
+        spread = float(per_user.std(ddof=1)) if per_user.size > 1 else np.nan
+        return value, spread / np.sqrt(per_user.size)
+
+    def simulate_log(
+        self, policy, *, bank=None, n_users: int = 10_000, random_state=None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """A log of a fixed policy on fresh users, with its full probabilities.
+
+        Each user's action is drawn from ``policy.predict_proba`` and the
+        click from the ground truth; the policy does not learn while it
+        logs (a learning company is :meth:`run`). The log is what an
+        off-policy estimator reads: the propensity of every logged action,
+        and the probabilities of all actions (which some estimators use,
+        and which say where the policy had no support).
+
+        Parameters
+        ----------
+        policy : object with ``predict_proba``
+            As for :meth:`policy_value`.
+        bank : ActionBank, default=None
+            The run's last bank when None.
+        n_users : int, default=10000
+        random_state : int, numpy.random.Generator or None, default=None
+            Seeds the users, the actions and the clicks.
+
+        Returns
+        -------
+        observations : pandas.DataFrame
+            As a run's logs: ``user_id``, the raw features and their
+            normal scores, ``action_id``, ``propensity``, ``reward`` and the
+            true ``click_probability`` of the action sent.
+        proba : ndarray of shape (n_users, n_actions)
+            The policy's probability of each action of ``bank`` for each
+            user (its ``propensity`` column is the logged action's entry).
+        """
+        bank = self._policy_bank(bank)
+        users_seed, action_seed, click_seed = np.random.SeedSequence(
+            resolve_seed(random_state)
+        ).spawn(3)
+        users = self.sample_users(n_users, int(users_seed.generate_state(1)[0]))
+        n = len(users)
+        action_uniforms = np.random.default_rng(action_seed).random(n)
+        click_uniforms = np.random.default_rng(click_seed).random(n)
+        proba = np.empty((n, len(bank)))
+        chosen = np.empty(n, dtype=np.int64)
+        p_chosen = np.empty(n)
+        for start in range(0, n, _USER_CHUNK):
+            rows = slice(start, min(start + _USER_CHUNK, n))
+            part = users.iloc[rows]
+            proba[rows] = self._policy_proba(policy, part, bank)
+            cdf = np.cumsum(proba[rows], axis=1)
+            u = action_uniforms[rows] * cdf[:, -1]
+            # Inverse CDF; an action of probability zero is never drawn.
+            chosen[rows] = np.minimum(np.sum(cdf <= u[:, None], axis=1), len(bank) - 1)
+            P = self._true_proba(part, bank)
+            p_chosen[rows] = P[np.arange(len(part)), chosen[rows]]
+        observations = users.copy()
+        observations["action_id"] = bank.action_ids[chosen]
+        observations["propensity"] = proba[np.arange(n), chosen]
+        observations["reward"] = (click_uniforms < p_chosen).astype(np.float64)
+        observations["click_probability"] = p_chosen
+        return observations, proba
+
+    def _policy_bank(self, bank):
+        check_is_fitted(self, "ground_truth_")
+        if bank is None:
+            return self.results_.banks[-1]
+        if not isinstance(bank, ActionBank):
+            raise TypeError(f"bank must be an ActionBank, got {type(bank).__name__}.")
+        return bank
+
+    def _true_proba(self, users, bank) -> np.ndarray:
+        # The scores are the truth's standardised features: no need to map
+        # the raw columns again.
+        Z = users[list(USER_SCORE_COLUMNS)].to_numpy()
+        return self.ground_truth_.click_probability(Z, bank)
+
+    @staticmethod
+    def _policy_proba(policy, users, bank) -> np.ndarray:
+        if not callable(getattr(policy, "predict_proba", None)):
+            raise TypeError(
+                f"policy must have a predict_proba method, got {type(policy).__name__}."
+            )
+        classes = getattr(policy, "classes_", None)
+        if classes is not None and not np.array_equal(classes, bank.action_ids):
+            raise ValueError(
+                "policy acts on other actions than bank (its classes_ differ from "
+                "bank.action_ids): give it the bank first (set_bank) or pass its bank."
+            )
+        proba = np.asarray(policy.predict_proba(users[list(USER_SCORE_COLUMNS)]), dtype=np.float64)
+        if proba.shape != (len(users), len(bank)):
+            raise ValueError(
+                f"policy.predict_proba returned shape {proba.shape}; expected "
+                f"({len(users)}, {len(bank)}), a probability per user and action of bank."
+            )
+        if (
+            not np.all(np.isfinite(proba))
+            or proba.min() < 0
+            or np.any(np.abs(proba.sum(axis=1) - 1.0) > _PROBA_ATOL)
+        ):
+            raise ValueError(
+                "policy.predict_proba must give non-negative probabilities whose rows sum to one."
+            )
+        return proba
 
     def _config(self):
         config = {}

@@ -459,3 +459,52 @@ def test_a_strategy_warm_started_on_raw_columns_is_caught():
         raw.predict_proba(scores)
     warm = LinUCBStrategy(random_state=0).fit(log, bank, feature_columns=USER_SCORE_COLUMNS)
     assert warm.predict_proba(scores).shape == (len(log), len(bank))
+
+
+# ---------------------------------------------------------------- fixed policies
+@pytest.fixture(scope="module")
+def fitted_company():
+    return small_simulator(n_iterations=1, n_initial_actions=5).fit()
+
+
+def test_policy_value_is_the_truths_mean_on_fresh_users(fitted_company):
+    sim = fitted_company
+    bank = sim.results_.banks[0]
+    uniform = RandomStrategy().set_bank(bank)
+    value, se = sim.policy_value(uniform, n_users=3000, random_state=1, return_std_error=True)
+    users = sim.sample_users(3000, random_state=1)
+    P = sim.ground_truth_.click_probability(users, bank)
+    assert value == pytest.approx(P.mean(), rel=1e-12)
+    assert se == pytest.approx(P.mean(axis=1).std(ddof=1) / np.sqrt(3000), rel=1e-9)
+    assert sim.policy_value(uniform, n_users=3000, random_state=1) == value
+    assert sim.policy_value(uniform, users=users) == value
+    # Fresh users: not the run's, and another seed gives others.
+    run_ages = sim.results_.observations[0]["age"].to_numpy()
+    assert not np.array_equal(users["age"].to_numpy()[: len(run_ages)], run_ages)
+    assert not users["age"].equals(sim.sample_users(3000, random_state=2)["age"])
+
+
+def test_simulate_log_draws_from_the_policy_and_logs_its_probabilities(fitted_company):
+    sim = fitted_company
+    bank = sim.results_.banks[0]
+    observations, proba = sim.simulate_log(sim.strategy_, n_users=2000, random_state=3)
+    again, _ = sim.simulate_log(sim.strategy_, n_users=2000, random_state=3)
+    pd.testing.assert_frame_equal(observations, again)
+    rows = np.arange(len(observations))
+    position = bank.index_of(observations["action_id"])
+    np.testing.assert_array_equal(observations["propensity"], proba[rows, position])
+    assert set(np.unique(observations["reward"])) <= {0.0, 1.0}
+    # Actions follow the policy's probabilities (within sampling error).
+    share = np.bincount(position, minlength=len(bank)) / len(position)
+    assert np.abs(share - proba.mean(axis=0)).max() < 0.04
+
+
+def test_a_policy_on_another_bank_is_refused(fitted_company):
+    sim = fitted_company
+    other = RandomStrategy().set_bank((np.arange(100, 103), np.ones((3, 64))))
+    with pytest.raises(ValueError, match="other actions than bank"):
+        sim.policy_value(other, n_users=10)
+    with pytest.raises(TypeError, match="predict_proba"):
+        sim.simulate_log(object(), n_users=10)
+    with pytest.raises(ValueError, match="n_users"):
+        sim.sample_users(0)
