@@ -227,9 +227,8 @@ class RetailSimulator(BaseEstimator):
     True
     """
 
-    # fit's reference and transform's spend_plan are the methods' data, not
-    # metadata to route: no set_fit_request / set_transform_request.
-    __metadata_request__fit = {"reference": metadata_routing.UNUSED}
+    # transform's spend_plan is the method's data, not metadata to route:
+    # no set_transform_request.
     __metadata_request__transform = {"spend_plan": metadata_routing.UNUSED}
 
     _parameter_constraints: dict = {
@@ -335,18 +334,24 @@ class RetailSimulator(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, reference=None, y=None):
+    def fit(self, X=None, y=None):
         """Resolve the seed, check the trait distributions, draw the catalog.
 
         Households are not drawn here: each is drawn from its own stream
         when a batch needs it, so memory does not grow with their number.
+        The simulator learns nothing from data: to make its data look like
+        observed transactions, search its parameters with
+        :class:`SimulatorCalibrator`, or start from calibrated ones with
+        :meth:`from_preset`.
 
         Parameters
         ----------
-        reference : object, default=None
-            Observed data to calibrate to. The calibration (to The Complete
-            Journey, by searching the trait distributions) is not part of
-            this version; ``reference`` is ignored.
+        X : None
+            Present for scikit-learn's API (its checks call ``fit(X, y)``);
+            the retailer comes from the parameters and ``random_state``.
+            Transactions (a DataFrame with the simulator's columns, or an
+            object holding one as ``transactions``) are refused rather than
+            ignored: calibrating to them is :class:`SimulatorCalibrator`'s work.
         y : None
             Ignored; present for the estimator API.
 
@@ -354,6 +359,7 @@ class RetailSimulator(BaseEstimator):
         -------
         self : RetailSimulator
         """
+        _refuse_reference(X)
         channels = self._check_channels()
         n_channels = len(channels)
         if self.n_online_stores >= self.n_stores:
@@ -417,6 +423,35 @@ class RetailSimulator(BaseEstimator):
         self.settings_ = {name: getattr(self, name) for name in _SETTINGS}
         self.fitted_params_ = self.get_params(deep=False)
         return self
+
+    @classmethod
+    def from_preset(cls, preset: str = "complete_journey", **params) -> RetailSimulator:
+        """A simulator with calibrated parameters, unfitted.
+
+        Parameters
+        ----------
+        preset : str or path-like, default="complete_journey"
+            A shipped preset (``"complete_journey"``: calibrated to The
+            Complete Journey, see :doc:`/calibration`) or the path of a file
+            that ``hillmix sim calibrate --out`` wrote.
+        **params
+            Parameters to set on top (``n_households``, ``random_state``, ...).
+
+        Returns
+        -------
+        simulator : RetailSimulator
+
+        Examples
+        --------
+        >>> from hillmix_sim import RetailSimulator
+        >>> sim = RetailSimulator.from_preset("complete_journey", n_households=10,
+        ...                                   random_state=0)
+        >>> sim.get_params()["n_stores"]
+        30
+        """
+        from ._presets import preset_params
+
+        return cls(**{**preset_params(preset), **params})
 
     def _check_channels(self):
         channels = self.channels
@@ -825,7 +860,7 @@ class RetailSimulator(BaseEstimator):
     def _expected_failed_checks(self):
         failures = dict.fromkeys(
             NO_DATA_CHECKS,
-            "fit takes no data (reference is ignored): the retailer comes from random_state",
+            "fit takes no data (X is for the API): the retailer comes from random_state",
         )
         failures.update(
             dict.fromkeys(
@@ -894,6 +929,16 @@ def make_retail_data(
 
 
 # ------------------------------------------------------------------ helpers
+def _refuse_reference(X):
+    tx = getattr(X, "transactions", X)
+    if isinstance(tx, pd.DataFrame) and {"basket_id", "household_id"} <= set(tx.columns):
+        raise TypeError(
+            "RetailSimulator.fit takes no data: to calibrate the simulator to these "
+            "transactions use SimulatorCalibrator(estimator=simulator).fit(transactions), "
+            "or start from RetailSimulator.from_preset('complete_journey')."
+        )
+
+
 def _check_batching(batch_size, n_jobs):
     if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
