@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -32,6 +33,7 @@ from hillmix.utils import resolve_seed
 from ..metrics import METRICS, compare, harmonic_score, metric_samples
 from ._engine import simulate_batch
 from ._search_spaces import SEARCH_SPACES, decode_params, encode_params, resolve_search_space
+from ._traits import check_trait
 
 __all__ = ["SimulatorCalibrator", "plot_calibration", "simulate_transactions"]
 
@@ -48,9 +50,8 @@ def _default_estimator():
     from ._simulator import RetailSimulator
 
     # A catalog big enough for every metric (no metric looks at products),
-    # small enough that a trial's weekly state is cheap; 30 stores leave
-    # room for the most store-hopping households of The Complete Journey.
-    return RetailSimulator(n_products=1000, n_categories=100, n_stores=30)
+    # small enough that a trial's weekly state is cheap.
+    return RetailSimulator(n_products=1000, n_categories=100)
 
 
 def simulate_transactions(simulator, n_weeks: int) -> pd.DataFrame:
@@ -154,15 +155,15 @@ class SimulatorCalibrator(BaseEstimator):
     estimator : RetailSimulator, default=None
         The simulator whose parameters are searched (numbers the search
         space leaves out keep its values). None: a ``RetailSimulator`` with
-        1,000 products in 100 categories and 30 stores.
+        1,000 products in 100 categories.
     search_space : {"tier1", "tier2", "tier3"} or dict, default="tier3"
         A named space (see :mod:`~hillmix_sim.retail._search_spaces`: base
         rates; and promotions and marketing; and every trait distribution's
         shape, location, scale and bounds) or a dict of Optuna distributions
         by name (``"promo_frequency"``, ``"visit_rate__mu"``, ...).
     metrics : list of str, default=None
-        Names in :data:`hillmix_sim.metrics.METRICS`; those the reference's
-        columns allow when None.
+        Names in :data:`hillmix_sim.metrics.METRICS`; all of them when None,
+        the online share only if the reference has an ``online`` column.
     n_trials : int, default=200
         Finished trials the study should hold: a study resumed from its
         storage runs only the missing ones, and workers sharing a study stop
@@ -297,7 +298,9 @@ class SimulatorCalibrator(BaseEstimator):
             )
         tx = _reference_transactions(reference)
         if self.metrics is None:
-            metrics = [n for n, m in METRICS.items() if set(m.columns) <= set(tx.columns)]
+            # Every metric; the online share only where the data say which
+            # trips were online (The Complete Journey does not).
+            metrics = [n for n in METRICS if n != "online_share" or "online" in tx.columns]
         else:
             unknown = [n for n in self.metrics if n not in METRICS]
             if unknown:
@@ -307,10 +310,22 @@ class SimulatorCalibrator(BaseEstimator):
             raise ValueError("metrics must include at least one 1-KS metric for the score.")
         tx = check_reference(tx, metrics)
         space = resolve_search_space(self.search_space, estimator)
-        # A parameter set the estimator refuses must fail here, not in trial 1.
-        probe = {name: dist.low if hasattr(dist, "low") else dist.choices[0]
-                 for name, dist in space.items()}
-        clone(estimator).set_params(**decode_params(probe, estimator, self.search_space))
+        # Parameters the estimator refuses must fail here, not in trial 1:
+        # both ends of every range are checked.
+        for end in ("low", "high"):
+            probe = {name: getattr(dist, end) if hasattr(dist, end) else dist.choices[0]
+                     for name, dist in space.items()}
+            params = decode_params(probe, estimator, self.search_space)
+            try:
+                clone(estimator).set_params(**params)._validate_params()
+                for name, value in params.items():
+                    if isinstance(value, tuple):
+                        check_trait(name, value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"search_space reaches parameters the simulator refuses at the {end} end "
+                    f"of its ranges: {exc}"
+                ) from exc
         return estimator, tx, metrics, space
 
     def _split(self, tx, rng):
@@ -476,13 +491,23 @@ def _storage(storage):
     if not isinstance(storage, str):
         return storage
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.exc import SQLAlchemyError
 
-    return RDBStorage(
-        storage,
-        heartbeat_interval=_HEARTBEAT,
-        grace_period=_GRACE,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-    )
+    for attempt in range(5):
+        try:
+            return RDBStorage(
+                storage,
+                heartbeat_interval=_HEARTBEAT,
+                grace_period=_GRACE,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )
+        except SQLAlchemyError:
+            # Workers starting together on an empty database race to create
+            # its tables: the loser finds them made on its next attempt.
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager

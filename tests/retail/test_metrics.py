@@ -177,6 +177,7 @@ def test_conversion_splits_baskets_across_stores_and_refuses_mixed_signs():
         convert_complete_journey(raw.iloc[:0], products)
 
 
+@pytest.mark.xdist_group("complete_journey")
 def test_complete_journey_in_the_simulator_schema(complete_journey):
     from hillmix_sim import TRANSACTION_COLUMNS
 
