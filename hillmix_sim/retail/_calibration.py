@@ -530,24 +530,35 @@ def plot_calibration(calibrator, metrics=None, *, axes=None):
 
     Parameters
     ----------
-    calibrator : SimulatorCalibrator
-        Fitted.
+    calibrator : SimulatorCalibrator or dict
+        Fitted; or its ``samples_``: a dict with ``"real"``, ``"initial"``
+        and ``"calibrated"``, each a dict of samples by metric
+        (:func:`hillmix_sim.metrics.metric_samples`).
     metrics : list of str, default=None
-        The calibrator's metrics when None.
+        Every metric with samples when None.
     axes : array of matplotlib Axes, default=None
         One per metric; a new figure when None.
 
     Returns
     -------
     axes : ndarray of matplotlib Axes
+        Each panel's title gives the metric's similarity before → after.
     """
     import matplotlib.pyplot as plt
 
-    check_is_fitted(calibrator, "samples_")
-    names = list(calibrator.metrics_ if metrics is None else metrics)
-    unknown = [n for n in names if n not in calibrator.samples_["real"]]
+    if isinstance(calibrator, dict):
+        samples = calibrator
+        missing = {"real", "initial", "calibrated"} - set(samples)
+        if missing:
+            raise ValueError(f"The samples lack {sorted(missing)}.")
+    else:
+        check_is_fitted(calibrator, "samples_")
+        samples = calibrator.samples_
+    available = [n for n in METRICS if n in samples["real"]]
+    names = list(available if metrics is None else metrics)
+    unknown = [n for n in names if n not in available]
     if unknown:
-        raise ValueError(f"No samples for metric(s) {unknown}; expected {calibrator.metrics_}.")
+        raise ValueError(f"No samples for metric(s) {unknown}; expected some of {available}.")
     if axes is None:
         n_cols = min(4, len(names))
         n_rows = math.ceil(len(names) / n_cols)
@@ -556,22 +567,23 @@ def plot_calibration(calibrator, metrics=None, *, axes=None):
     flat = np.asarray(axes, dtype=object).ravel()
     if flat.size < len(names):
         raise ValueError(f"axes has {flat.size} panel(s) for {len(names)} metric(s).")
-    report = calibrator.calibration_report_
     styles = {"real": ("k", "-", "real (held out)"), "initial": ("tab:red", ":", "before"),
               "calibrated": ("tab:blue", "--", "after")}
     for ax, name in zip(flat, names, strict=False):
         for key, (color, line, label) in styles.items():
-            x = np.sort(np.asarray(calibrator.samples_[key][name], dtype=np.float64))
+            x = np.sort(np.asarray(samples[key][name], dtype=np.float64))
             if x.size == 0:
                 continue
             ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", color=color,
                     linestyle=line, label=label)
-        lo, hi = _view(calibrator.samples_["real"][name])
+        lo, hi = _view(samples["real"][name])
         if hi > lo:
             ax.set_xlim(lo, hi)
-        ax.set_title(f"{name}\n{report.loc[name, 'kind']}: "
-                     f"{report.loc[name, 'initial']:.2f} → {report.loc[name, 'held_out']:.2f}",
-                     fontsize=8)
+        metric = METRICS[name]
+        before = metric.similarity(samples["real"][name], samples["initial"][name])
+        after = metric.similarity(samples["real"][name], samples["calibrated"][name])
+        kind = "1-KS" if metric.kind == "ks" else "1-TV"
+        ax.set_title(f"{name}\n{kind}: {before:.2f} → {after:.2f}", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in flat[len(names):]:
         ax.set_visible(False)
