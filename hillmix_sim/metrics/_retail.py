@@ -489,7 +489,7 @@ def harmonic_score(similarities: Mapping[str, float]) -> float:
     >>> from hillmix_sim.metrics import harmonic_score
     >>> round(harmonic_score({"lines_per_basket": 0.85, "basket_revenue": 0.9,
     ...                       "quantity_per_line": 0.88, "days_between_visits": 0.35}), 3)
-    0.523
+    0.4
     """
     core, marketing = _split(similarities)
     if not core:

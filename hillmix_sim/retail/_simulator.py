@@ -446,8 +446,8 @@ class RetailSimulator(BaseEstimator):
         >>> from hillmix_sim import RetailSimulator
         >>> sim = RetailSimulator.from_preset("complete_journey", n_households=10,
         ...                                   random_state=0)
-        >>> sim.get_params()["n_stores"]
-        30
+        >>> sim.get_params()["n_categories"]
+        100
         """
         from ._presets import preset_params
 
