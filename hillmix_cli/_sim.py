@@ -21,7 +21,7 @@ read a table without the batch column (the partition key):
 
 
 def add_sim_parser(commands) -> None:
-    """Add ``sim generate`` to a sub-parser set."""
+    """Add ``sim generate`` and ``sim calibrate`` to a sub-parser set."""
     sim = commands.add_parser("sim", help="simulators with a known truth")
     jobs = sim.add_subparsers(dest="sim_command", required=True)
     generate = jobs.add_parser(
@@ -43,6 +43,9 @@ def add_sim_parser(commands) -> None:
     generate.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
     generate.add_argument("--seed", type=int, default=0, help="random_state of everything")
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    from ._calibrate import add_calibrate_parser
+
+    add_calibrate_parser(jobs)
 
 
 def _positive(text: str) -> int:
@@ -55,6 +58,11 @@ def _positive(text: str) -> int:
 def run_sim(args, stream) -> int:
     """Carry out a parsed ``hillmix sim`` command; returns the exit status."""
     import sys
+
+    if args.sim_command == "calibrate":
+        from ._calibrate import run_calibrate
+
+        return run_calibrate(args, stream)
 
     from hillmix_sim import RetailSimulator
 

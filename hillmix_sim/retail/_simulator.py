@@ -87,7 +87,7 @@ _DEAL_MAX = -math.log1p(-0.95)
 # scikit-learn checks that fail by design, each with why (run a check
 # without its entry to see it fail).
 _NO_DATA = (
-    "fit takes no data (reference is ignored): the retailer comes from random_state, so fit "
+    "fit takes no data (X is for the API only): the retailer comes from random_state, so fit "
     "neither refuses the bad X this check passes it nor learns n_features_in_ from it "
     "(transform refuses bad spend plans; its columns are the channels parameter's)"
 )
@@ -97,7 +97,7 @@ _EXPECTED_FAILURES = {
         _NO_DATA,
     ),
     "check_estimator_sparse_tag": (
-        "fit takes no data (reference is ignored), so it does not refuse sparse X; the tag "
+        "fit takes no data (X is for the API only), so it does not refuse sparse X; the tag "
         "says sparse=False because transform takes dense spend plans only"
     ),
     "check_estimators_dtypes": (
@@ -295,9 +295,8 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     True
     """
 
-    # fit's reference and transform's spend_plan are the methods' data, not
-    # metadata to route: no set_fit_request / set_transform_request.
-    __metadata_request__fit = {"reference": metadata_routing.UNUSED}
+    # transform's spend_plan is the method's data, not metadata to route:
+    # no set_transform_request.
     __metadata_request__transform = {"spend_plan": metadata_routing.UNUSED}
 
     _parameter_constraints: dict = {
@@ -403,18 +402,24 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, reference=None, y=None):
+    def fit(self, X=None, y=None):
         """Resolve the seed, check the trait distributions, draw the catalog.
 
         Households are not drawn here: each is drawn from its own stream
         when a batch needs it, so memory does not grow with their number.
+        The simulator learns nothing from data: to make its data look like
+        observed transactions, search its parameters with
+        :class:`SimulatorCalibrator`, or start from calibrated ones with
+        :meth:`from_preset`.
 
         Parameters
         ----------
-        reference : object, default=None
-            Observed data to calibrate to. The calibration (to The Complete
-            Journey, by searching the trait distributions) is not part of
-            this version; ``reference`` is ignored.
+        X : None
+            Present for scikit-learn's API (its checks call ``fit(X, y)``);
+            the retailer comes from the parameters and ``random_state``.
+            Transactions (a DataFrame with the simulator's columns, or an
+            object holding one as ``transactions``) are refused rather than
+            ignored: calibrating to them is :class:`SimulatorCalibrator`'s work.
         y : None
             Ignored; present for the estimator API.
 
@@ -422,6 +427,7 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         -------
         self : RetailSimulator
         """
+        _refuse_reference(X)
         channels = self._check_channels()
         n_channels = len(channels)
         if self.n_online_stores >= self.n_stores:
@@ -524,6 +530,35 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
             f"{_LOG_MAX:.4g} that float64 holds (log of each factor at most: {factors}); "
             f"bring {culprit} closer to 0."
         )
+
+    @classmethod
+    def from_preset(cls, preset: str = "complete_journey", **params) -> RetailSimulator:
+        """A simulator with calibrated parameters, unfitted.
+
+        Parameters
+        ----------
+        preset : str or path-like, default="complete_journey"
+            A shipped preset (``"complete_journey"``: calibrated to The
+            Complete Journey, see :doc:`/calibration`) or the path of a file
+            that ``hillmix sim calibrate --out`` wrote.
+        **params
+            Parameters to set on top (``n_households``, ``random_state``, ...).
+
+        Returns
+        -------
+        simulator : RetailSimulator
+
+        Examples
+        --------
+        >>> from hillmix_sim import RetailSimulator
+        >>> sim = RetailSimulator.from_preset("complete_journey", n_households=10,
+        ...                                   random_state=0)
+        >>> sim.get_params()["n_categories"]
+        100
+        """
+        from ._presets import preset_params
+
+        return cls(**{**preset_params(preset), **params})
 
     def _check_channels(self):
         channels = self.channels
@@ -1026,6 +1061,16 @@ def make_retail_data(
 
 
 # ------------------------------------------------------------------ helpers
+def _refuse_reference(X):
+    tx = getattr(X, "transactions", X)
+    if isinstance(tx, pd.DataFrame) and {"basket_id", "household_id"} <= set(tx.columns):
+        raise TypeError(
+            "RetailSimulator.fit takes no data: to calibrate the simulator to these "
+            "transactions use SimulatorCalibrator(estimator=simulator).fit(transactions), "
+            "or start from RetailSimulator.from_preset('complete_journey')."
+        )
+
+
 def _check_batching(batch_size, n_jobs):
     if not isinstance(batch_size, Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
