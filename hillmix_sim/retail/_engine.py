@@ -427,13 +427,15 @@ def simulate_baskets(
         utility = catalog.slot_quality[slot0[:, None] + span]
         for f, plane in enumerate(planes):
             utility += coef[f, lh][:, None] * plane[idx]
+        # Shifted by each line's best utility, the weights lie in (0, 1]:
+        # exp cannot overflow float32 however strong the sensitivities.
+        utility -= utility.max(axis=1, keepdims=True)
         np.exp(utility, out=utility)
         np.cumsum(utility, axis=1, out=utility)
         if not np.all(np.isfinite(utility[:, -1])):
-            # exp overflows float32 beyond a utility of about 88 (and inf - inf
-            # is NaN): the choice would be the first product, not the logit's.
+            # Only infinite utilities (inf - inf is NaN) get here.
             raise ValueError(
-                "Product utilities overflow float32: lower price_sensitivity, "
+                "Product utilities are not finite: lower price_sensitivity, "
                 "promo_responsiveness, display_sensitivity or mailer_sensitivity."
             )
         target = u_prod.astype(np.float32) * utility[:, -1]

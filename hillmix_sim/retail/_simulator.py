@@ -73,17 +73,8 @@ TRAIT_DOMAINS = {
     # A share of the price taken off: all of it would be a gift.
     "tpr_depth": Domain(0.0, 1.0, high_closed=False),
 }
-# exp() of more overflows float64 (trip rates), float32 (product utilities).
+# exp() of more overflows float64 (trip rates).
 _LOG_MAX = math.log(np.finfo(np.float64).max)
-_LOG_MAX_FLOAT32 = math.log(np.finfo(np.float32).max)
-_UTILITY_TRAITS = (
-    "price_sensitivity",
-    "promo_responsiveness",
-    "display_sensitivity",
-    "mailer_sensitivity",
-)
-# The deal feature of the deepest reduction, 95%: -log(1 - 0.95).
-_DEAL_MAX = -math.log1p(-0.95)
 # scikit-learn checks that fail by design, each with why (run a check
 # without its entry to see it fail).
 _NO_DATA = (
@@ -164,7 +155,7 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     can search every one. Each trait has a domain, given with its parameter
     below; :meth:`fit` refuses a distribution that can produce values
     outside it (a lognormal's draws are positive whatever its lower bound),
-    and settings whose trip rates or product utilities would overflow. See
+    and settings whose trip rates would overflow. See
     :doc:`/retail` for the model in full.
 
     Parameters
@@ -473,7 +464,6 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
             base_price=specs["base_price"],
         )
         self._check_trip_rates(specs, catalog.channel_effect)
-        _check_utilities(specs, catalog)
         self.seed_ = seed
         self.trait_specs_ = specs
         self.channel_names_ = list(channels)
@@ -1078,30 +1068,6 @@ def _check_batching(batch_size, n_jobs):
         not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0
     ):
         raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
-
-
-def _check_utilities(specs, catalog) -> None:
-    """Refuse sensitivities whose product utilities overflow float32 exp.
-
-    Counts what fit knows: the best quality, the deepest reduction (95%),
-    a display and a mailer; price drift can add a little more, which the
-    engine checks as it goes.
-    """
-    high = {name: trait_support(specs[name]).high for name in _UTILITY_TRAITS}
-    terms = {
-        "price_sensitivity": high["price_sensitivity"] * high["promo_responsiveness"] * _DEAL_MAX,
-        "display_sensitivity": high["display_sensitivity"],
-        "mailer_sensitivity": high["mailer_sensitivity"],
-    }
-    best = float(np.max(catalog.slot_quality)) + sum(terms.values())
-    if best < _LOG_MAX_FLOAT32:
-        return
-    culprit = max(terms, key=terms.get)
-    raise ValueError(
-        f"Product utilities can reach {best:.4g}, beyond the {_LOG_MAX_FLOAT32:.4g} whose exp "
-        f"float32 holds in the product choice; lower {culprit}"
-        + (" or promo_responsiveness." if culprit == "price_sensitivity" else ".")
-    )
 
 
 def _check_n_weeks(n_weeks) -> int:
