@@ -133,8 +133,9 @@ def test_fit_reports_held_out_households_and_is_reproducible(reference):
     assert a.study_.trials[0].params == pytest.approx(
         encode_params(a.estimator, a.search_space_, "tier1"))
     assert a.best_score_ >= a.study_.trials[0].value
+    # Another seed proposes other parameters (the best may still be the start).
     c = calibrator(random_state=1).fit(reference)
-    assert c.best_params_ != a.best_params_
+    assert [t.params for t in c.study_.trials[1:]] != [t.params for t in a.study_.trials[1:]]
 
 
 def test_plot_calibration_returns_the_axes(reference):
@@ -348,20 +349,6 @@ def _held_out_report(complete_journey):
 def test_preset_on_held_out_households(complete_journey):
     """The shipped preset on households the search never saw (a fresh simulation seed)."""
     ks = _held_out_report(complete_journey)
-    assert ks.mean() >= 0.90, ks
-    # Reached: every metric but one at 0.85 or more (the exception below).
-    assert (ks.drop(index="discounted_share") >= 0.85).all(), ks
-    assert ks["discounted_share"] >= 0.70, ks
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21's bar, not reached: a household's share of discounted lines scores "
-    "0.73-0.87 on fresh seeds (0.90 on the calibration's own): the weekly promotion "
-    "intensity and catalog come from the seed and move every household's share together, "
-    "while the real shares are narrow (IQR 0.43-0.56)",
-)
-@pytest.mark.xdist_group("complete_journey")
-def test_preset_meets_every_metric_on_held_out_households(complete_journey):
-    ks = _held_out_report(complete_journey)
+    # Issue 21's bar: every 1 - KS at least 0.85, their mean at least 0.90.
     assert (ks >= 0.85).all(), ks
+    assert ks.mean() >= 0.90, ks
