@@ -235,12 +235,13 @@ def _free_port():
 def postgres_url():
     """A throw-away PostgreSQL server on 127.0.0.1, stopped after the module."""
     pytest.importorskip("psycopg2", reason="needs psycopg2-binary (the dev extra)")
-    bindir = Path("/usr/lib/postgresql/15/bin")
-    if not (bindir / "initdb").exists():
-        found = shutil.which("initdb") or shutil.which("pg_ctl")
-        if not found:
-            pytest.skip("PostgreSQL server binaries (Debian package postgresql) not installed")
-        bindir = Path(found).parent
+    # Debian keeps the server binaries out of PATH, one folder per major version.
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                       key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    found = str(installed[-1]) if installed else shutil.which("initdb")
+    if not found:
+        pytest.skip("PostgreSQL server binaries (Debian package postgresql) not installed")
+    bindir = Path(found).parent
     prefix = []
     if os.geteuid() == 0:
         # The server refuses to run as root: run it as the postgres user, or nobody.
