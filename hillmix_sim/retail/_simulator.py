@@ -16,12 +16,11 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import metadata_routing
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from hillmix import lag_stack
 from hillmix.utils import resolve_seed
-from hillmix.utils._expected_failures import NO_DATA_CHECKS
 
 from .._files import write_json
 from . import _io as rio
@@ -77,39 +76,15 @@ TRAIT_DOMAINS = {
 _LOG_MAX = math.log(np.finfo(np.float64).max)
 # scikit-learn checks that fail by design, each with why (run a check
 # without its entry to see it fail).
-_NO_DATA = (
-    "fit takes no data (X is for the API only): the retailer comes from random_state, so fit "
-    "neither refuses the bad X this check passes it nor learns n_features_in_ from it "
-    "(transform refuses bad spend plans; its columns are the channels parameter's)"
+_EXPECTED_FAILURES = dict.fromkeys(
+    ("check_methods_sample_order_invariance", "check_methods_subset_invariance"),
+    "transform's rows are consecutive weeks from week 1: a row's outcome depends on its "
+    "position (that week's prices, promotions, seasonality and draws) and, through adstock, "
+    "on the spend of the rows before it, so reordering the rows or transforming a later "
+    "slice on its own (which restarts at week 1) changes the outcome",
 )
-_EXPECTED_FAILURES = {
-    **dict.fromkeys(
-        (*NO_DATA_CHECKS, "check_fit_non_negative", "check_positive_only_tag_during_fit"),
-        _NO_DATA,
-    ),
-    "check_estimator_sparse_tag": (
-        "fit takes no data (X is for the API only), so it does not refuse sparse X; the tag "
-        "says sparse=False because transform takes dense spend plans only"
-    ),
-    "check_estimators_dtypes": (
-        "transform takes one column per channel (3 in the checks' settings); this check "
-        "transforms X of 5 columns"
-    ),
-    "check_fit_idempotent": (
-        "transform takes one column per channel (3 in the checks' settings); this check "
-        "transforms X of 2 columns"
-    ),
-    "check_dtype_object": (
-        "transform takes one column per channel (3 in the checks' settings); this check "
-        "transforms X of 10 columns, then expects fit, which takes no data, to refuse X "
-        "holding a dict"
-    ),
-    **dict.fromkeys(
-        ("check_methods_sample_order_invariance", "check_methods_subset_invariance"),
-        "transform's rows are consecutive weeks: adstock carries spend into later weeks, so "
-        "reordering or dropping rows changes the outcome",
-    ),
-}
+# The channels when neither the parameter nor a plan given to fit names them.
+_DEFAULT_CHANNELS = ("tv", "search", "social")
 # Households simulated at once by generate() and transform(): bounds the
 # temporaries without changing any draw.
 _WORK_BATCH = 5000
@@ -171,8 +146,12 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     n_online_stores : int, default=1
         How many of the stores are online (the last ids); fewer than
         ``n_stores``.
-    channels : tuple of str, default=("tv", "search", "social")
-        Media channels, the columns of a spend plan.
+    channels : tuple of str, default=None
+        Media channels, the columns of a spend plan. None takes them from
+        the spend plan given to :meth:`fit` (its column names, or
+        ``channel_0 ..`` for an array), or ``("tv", "search", "social")``
+        when :meth:`fit` gets none. Given together with a plan, they must
+        be its columns, in order (or as many as its columns, for an array).
     reference_spend : float or tuple of float, default=10000.0
         A channel's typical weekly spend (one value, or one per channel):
         the default plan spends around it and the media segments'
@@ -252,7 +231,12 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     ----------
     seed_ : int
         The seed all streams derive from.
+    n_features_in_ : int
+        Columns of the spend plan given to :meth:`fit`; only when it got one.
+    feature_names_in_ : ndarray of str
+        Their names, when that plan was a DataFrame.
     channel_names_ : list of str
+        The channels: the columns of every spend plan.
     channels_ : pandas.DataFrame
         Per channel: ``reference_spend``, ``adstock_retention``, ``effect``
         (scales households' media responsiveness) and
@@ -296,7 +280,7 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         "n_categories": [Interval(Integral, 1, None, closed="left")],
         "n_stores": [Interval(Integral, 1, 1000, closed="both")],
         "n_online_stores": [Interval(Integral, 0, None, closed="left")],
-        "channels": [tuple, list],
+        "channels": [tuple, list, None],
         "reference_spend": [Interval(Real, 0, None, closed="neither"), tuple, list],
         "adstock_retention": [Interval(Real, 0, 1, closed="left"), tuple, list],
         "adstock_max_lag": [Interval(Integral, 1, None, closed="left")],
@@ -324,7 +308,7 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         n_categories: int = 300,
         n_stores: int = 10,
         n_online_stores: int = 1,
-        channels: tuple = ("tv", "search", "social"),
+        channels: tuple | None = None,
         reference_spend: float | tuple = 10000.0,
         adstock_retention: float | tuple = 0.5,
         adstock_max_lag: int = 8,
@@ -394,23 +378,29 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Resolve the seed, check the trait distributions, draw the catalog.
+        """Learn the channels, resolve the seed, check the traits, draw the catalog.
 
         Households are not drawn here: each is drawn from its own stream
         when a batch needs it, so memory does not grow with their number.
-        The simulator learns nothing from data: to make its data look like
-        observed transactions, search its parameters with
-        :class:`SimulatorCalibrator`, or start from calibrated ones with
-        :meth:`from_preset`.
+        The retailer comes from the parameters and ``random_state``, not
+        from data: to make its data look like observed transactions, search
+        its parameters with :class:`SimulatorCalibrator`, or start from
+        calibrated ones with :meth:`from_preset`.
 
         Parameters
         ----------
-        X : None
-            Present for scikit-learn's API (its checks call ``fit(X, y)``);
-            the retailer comes from the parameters and ``random_state``.
-            Transactions (a DataFrame with the simulator's columns, or an
-            object holding one as ``transactions``) are refused rather than
-            ignored: calibrating to them is :class:`SimulatorCalibrator`'s work.
+        X : DataFrame or array-like of shape (n_weeks, n_channels), default=None
+            A spend plan (finite, non-negative numbers, at least one week)
+            whose columns are the channels: a DataFrame's column names, or
+            ``channel_0 .. channel_{n_channels - 1}`` for an array. Fit
+            learns only this layout (``channel_names_``, ``n_features_in_``
+            and, for a DataFrame, ``feature_names_in_``): the plan is neither
+            kept nor simulated; pass it to :meth:`transform` or
+            :meth:`generate` for that. With None, the channels are the
+            ``channels`` parameter's, or ``("tv", "search", "social")``. Transactions (a
+            DataFrame with the simulator's columns, or an object holding one
+            as ``transactions``) are refused rather than taken for a plan:
+            calibrating to them is :class:`SimulatorCalibrator`'s work.
         y : None
             Ignored; present for the estimator API.
 
@@ -419,7 +409,8 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         self : RetailSimulator
         """
         _refuse_reference(X)
-        channels = self._check_channels()
+        plan_channels = None if X is None else self._plan_channels(X)
+        channels = self._check_channels(plan_channels, X)
         n_channels = len(channels)
         if self.n_online_stores >= self.n_stores:
             raise ValueError(
@@ -487,7 +478,44 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         # set_params after fit (unvalidated) take effect at the next fit only.
         self.settings_ = {name: getattr(self, name) for name in _SETTINGS}
         self.fitted_params_ = self.get_params(deep=False)
+        if X is None:
+            # A previous fit's plan layout does not describe this one.
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+        else:
+            # Checked in full by _plan_channels above; set here, with the
+            # rest, so that a fit refused midway leaves the estimator as it was.
+            validate_data(self, X, skip_check_array=True, reset=True)
         return self
+
+    def _plan_channels(self, X) -> tuple:
+        """The channels a spend plan given to fit names, the plan checked."""
+        if sparse.issparse(X):
+            raise TypeError(
+                "X is a sparse matrix; fit takes a dense spend plan (weeks x channels): pass "
+                "X.toarray() or a DataFrame."
+            )
+        if isinstance(X, pd.DataFrame):
+            names = list(X.columns)
+            if not all(isinstance(c, str) for c in names):
+                raise TypeError(
+                    f"The columns of the spend plan X name its channels and must be strings, "
+                    f"got {names}; rename them, or pass an array for channel_0, channel_1, ..."
+                )
+        values = check_array(
+            X, dtype=np.float64, ensure_min_samples=1, input_name="X", estimator=self
+        )
+        if np.any(values < 0):
+            bad = np.flatnonzero((values < 0).any(axis=0)).tolist()
+            which = [names[i] for i in bad] if isinstance(X, pd.DataFrame) else bad
+            # "Negative values in data" as scikit-learn words it (positive_only tag).
+            raise ValueError(
+                f"Negative values in data passed to RetailSimulator.fit: the spend plan X has "
+                f"negative spend in column(s) {which}; spend must be >= 0."
+            )
+        if isinstance(X, pd.DataFrame):
+            return tuple(names)
+        return tuple(f"channel_{c}" for c in range(values.shape[1]))
 
     def _check_trip_rates(self, specs, channel_effect):
         """Refuse settings whose trip rates overflow, before any household is drawn.
@@ -550,19 +578,39 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
 
         return cls(**{**preset_params(preset), **params})
 
-    def _check_channels(self):
-        channels = self.channels
+    def _check_channels(self, plan_channels=None, X=None):
+        """The channels: the parameter's, checked against fit's plan, or the plan's."""
+        if self.channels is None:
+            channels = _DEFAULT_CHANNELS if plan_channels is None else plan_channels
+            source = "channels" if plan_channels is None else "the spend plan's columns"
+        else:
+            channels = tuple(self.channels)
+            source = "channels"
+            named = isinstance(X, pd.DataFrame)
+            if plan_channels is not None and (
+                list(channels) != list(plan_channels)
+                if named
+                else len(channels) != len(plan_channels)
+            ):
+                columns = list(plan_channels) if named else f"{len(plan_channels)} column(s)"
+                raise ValueError(
+                    f"channels={list(channels)} do not match the spend plan X given to fit, "
+                    f"whose columns are {columns}: give channels=None to take the plan's, or "
+                    "a plan with one column per channel, in order."
+                )
         if (
             len(channels) == 0
             or not all(isinstance(c, str) and c for c in channels)
             or len(set(channels)) != len(channels)
         ):
-            raise ValueError(f"channels must be distinct non-empty strings, got {channels!r}.")
+            raise ValueError(f"{source} must be distinct non-empty strings, got {channels!r}.")
         reserved = {"week", "mailer_items", "revenue", "baskets", "shoppers", "units"}
         reserved |= {f"revenue_{t}" for t in STORE_TYPES}
         clash = reserved.intersection(channels)
         if clash:
-            raise ValueError(f"channel names {sorted(clash)} clash with weekly table columns.")
+            raise ValueError(
+                f"channel names {sorted(clash)} (from {source}) clash with weekly table columns."
+            )
         return tuple(channels)
 
     # --------------------------------------------------------------- spend
@@ -637,10 +685,17 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
                     "Expected a 2-D spend plan (weeks x channels), got a 1-D array. "
                     "Reshape your data with array.reshape(-1, 1) for a single channel."
                 )
-            if values.ndim != 2 or values.shape[1] != len(names):
+            if values.ndim != 2:
                 raise ValueError(
                     f"spend must be a DataFrame or an array of shape (n_weeks, {len(names)}) "
                     f"with columns {names}, got shape {values.shape}."
+                )
+            if values.shape[1] != len(names):
+                # Worded as scikit-learn's check of n_features_in_.
+                raise ValueError(
+                    f"The spend plan X has {values.shape[1]} features, but RetailSimulator is "
+                    f"expecting {len(names)} features as input: one column per channel, "
+                    f"{names}."
                 )
             frame = pd.DataFrame(values, columns=names)
         if len(frame) == 0:
@@ -777,10 +832,10 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         return weekly_frame(sum_totals(totals), plan, ctx.state)
 
     def fit_transform(self, spend_plan, y=None) -> pd.DataFrame:
-        """Fit, then the weekly outcome of a spend plan.
+        """Fit to a spend plan's channels, then the plan's weekly outcome.
 
-        The same as ``fit().transform(spend_plan)``: the spend plan is what
-        is simulated, not a reference for :meth:`fit`.
+        The same as ``fit(spend_plan).transform(spend_plan)``: fit learns
+        the channels from the plan's columns, transform simulates it.
 
         Parameters
         ----------
@@ -793,7 +848,7 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
         weekly : DataFrame
             As :meth:`transform`.
         """
-        return self.fit().transform(spend_plan)
+        return self.fit(spend_plan).transform(spend_plan)
 
     def household_traits(self, household_ids=None) -> pd.DataFrame:
         """The true traits of households, by id.
@@ -992,6 +1047,9 @@ class RetailSimulator(TransformerMixin, BaseEstimator):
     def _fingerprint(self) -> str:
         params = dict(self.fitted_params_)
         params.pop("progress")
+        # What was simulated: the channels fit resolved (the same JSON as the
+        # former default tuple, so datasets written before still resume).
+        params["channels"] = list(self.channel_names_)
         params["random_state"] = int(self.seed_)
         return hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()
 

@@ -598,11 +598,107 @@ def test_retail_simulator_is_a_transformer_of_non_negative_spend():
     sim = RetailSimulator(**SMALL, n_households=30)
     plan = pd.DataFrame({"tv": [0.0, 2e4, 0.0], "search": 5e3})
     assert isinstance(sim, TransformerMixin)
-    pd.testing.assert_frame_equal(sim.fit_transform(plan), clone(sim).fit().transform(plan))
+    pd.testing.assert_frame_equal(sim.fit_transform(plan), clone(sim).fit(plan).transform(plan))
+    assert sim.channel_names_ == ["tv", "search"]
     tags = get_tags(sim).input_tags, get_tags(sim).transformer_tags
     assert tags[0].positive_only and tags[1].preserves_dtype == []
-    # 18 before: 6 failed only for the missing mixin and tags.
-    assert len(sim._expected_failed_checks()) <= 14
+    # 18 before: 6 failed only for the missing mixin and tags, 10 more only
+    # because fit ignored X; what is left fails by design.
+    assert sorted(sim._expected_failed_checks()) == [
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+    ]
+
+
+def test_fit_learns_the_channels_from_a_dataframe_plan():
+    plan = pd.DataFrame({"radio": [0.0, 8e3, 0.0], "print": [3e3, 0.0, 1e3]})
+    sim = RetailSimulator(**SMALL, n_households=20).fit(plan)
+    assert sim.channel_names_ == ["radio", "print"] and sim.n_features_in_ == 2
+    assert sim.feature_names_in_.tolist() == ["radio", "print"]
+    assert sim.get_params()["channels"] is None  # the parameter stays as given
+    weekly = sim.transform(plan)
+    assert weekly[["radio", "print"]].to_numpy().tolist() == plan.to_numpy().tolist()
+    # The same channels named by the parameter: the same retailer.
+    named = RetailSimulator(**SMALL, n_households=20, channels=("radio", "print")).fit()
+    pd.testing.assert_frame_equal(named.transform(plan), weekly)
+    # Fit learns the layout only: a plan of other weeks is simulated as given.
+    other = pd.DataFrame({"radio": [5e3] * 4, "print": 0.0})
+    assert sim.transform(other)["radio"].tolist() == [5e3] * 4
+
+
+def test_fit_learns_the_channels_from_an_array_plan():
+    plan = np.array([[0.0, 1e4, 5e3, 2e3], [3e3, 0.0, 0.0, 1e3]])
+    sim = RetailSimulator(**SMALL, n_households=20).fit(plan)
+    assert sim.channel_names_ == [f"channel_{c}" for c in range(4)]
+    assert sim.n_features_in_ == 4 and not hasattr(sim, "feature_names_in_")
+    assert sim.transform(plan)["channel_3"].tolist() == [2e3, 1e3]
+    with pytest.raises(ValueError, match="X has 3 features, but RetailSimulator is expecting 4"):
+        sim.transform(plan[:, :3])
+    # Explicit channels name an array's columns.
+    named = RetailSimulator(**SMALL, n_households=20, channels=["a", "b", "c", "d"]).fit(plan)
+    assert named.channel_names_ == ["a", "b", "c", "d"]
+    # A later fit without a plan forgets the plan's layout.
+    sim.fit()
+    assert sim.channel_names_ == ["tv", "search", "social"]
+    assert not hasattr(sim, "n_features_in_")
+
+
+@pytest.mark.parametrize(
+    ("channels", "plan", "match"),
+    [
+        (("tv", "search"), pd.DataFrame({"tv": [1.0], "radio": 2.0}), r"\['tv', 'radio'\]"),
+        (("tv", "search"), pd.DataFrame({"search": [1.0], "tv": 2.0}), "in order"),
+        (("tv", "search"), np.ones((2, 3)), "3 column"),
+    ],
+)
+def test_explicit_channels_that_disagree_with_fits_plan_are_refused(channels, plan, match):
+    with pytest.raises(ValueError, match=r"channels=.*do not match the spend plan") as info:
+        RetailSimulator(**SMALL, n_households=10, channels=channels).fit(plan)
+    assert re.search(match, str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("plan", "error", "match"),
+    [
+        (pd.DataFrame({"tv": [1.0, -2.0], "radio": 1.0}), ValueError, r"Negative.*\['tv'\]"),
+        (np.array([[1.0, np.nan]]), ValueError, "NaN"),
+        (np.array([[1.0, np.inf]]), ValueError, "infinity"),
+        (np.zeros((0, 3)), ValueError, "0 sample"),
+        (np.zeros((3, 0)), ValueError, "0 feature"),
+        (np.ones(3), ValueError, "2D array"),
+        (np.full((2, 2), 1.0 + 1.0j), ValueError, "Complex"),
+        (pd.DataFrame({0: [1.0], 1: [2.0]}), TypeError, "must be strings"),
+        (pd.DataFrame({"tv": [1.0], "revenue": [2.0]}), ValueError, "clash"),
+        (pd.DataFrame([[1.0, 2.0]], columns=["tv", "tv"]), ValueError, "unique column"),
+        ("sparse", TypeError, "sparse matrix"),
+    ],
+)
+def test_bad_spend_plans_are_refused_by_fit(plan, error, match):
+    from scipy import sparse
+
+    plan = sparse.csr_array(np.ones((2, 3))) if isinstance(plan, str) else plan
+    sim = RetailSimulator(**SMALL, n_households=10)
+    with pytest.raises(error, match=match):
+        sim.fit(plan)
+    assert not hasattr(sim, "seed_") and not hasattr(sim, "n_features_in_")
+
+
+def test_transactions_given_to_fit_point_to_the_calibrator():
+    # Refused before they are validated as a spend plan (their ids are
+    # non-negative numbers that would pass).
+    data = small(n_households=10).generate(2)
+    for reference in (data, data.transactions):
+        with pytest.raises(TypeError, match="SimulatorCalibrator"):
+            RetailSimulator(**SMALL, n_households=10).fit(reference)
+
+
+def test_fit_without_a_plan_gives_the_same_data_as_before():
+    # channels=None and no plan must be the former default, draw for draw.
+    default = small(n_households=15).generate(3)
+    named = small(n_households=15, channels=("tv", "search", "social")).generate(3)
+    assert list(default.weekly.columns[1:4]) == ["tv", "search", "social"]
+    for table in ("transactions", "households", "weekly", "products", "promotions"):
+        pd.testing.assert_frame_equal(getattr(default, table), getattr(named, table))
 
 
 @pytest.mark.parametrize(
