@@ -10,7 +10,7 @@ __all__ = ["add_targeting_parser", "run_targeting"]
 
 # Kept literal so that `hillmix --help` need not import the libraries; a
 # test checks them against hillmix_opt.STRATEGIES and hillmix_sim.GROUND_TRUTHS.
-STRATEGIES = ("linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random")
+STRATEGIES = ("linucb", "disjoint_linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random")
 GROUND_TRUTHS = ("mixture_of_experts", "gmm", "linear")
 REWARD_MODELS = (
     "logistic",
@@ -110,7 +110,8 @@ def _company_options(parser: argparse.ArgumentParser) -> None:
         "--use_pca",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="reduce action embeddings with PCA (default: on)",
+        help="reduce action embeddings with PCA (default: on; not for disjoint_linucb or random, "
+        "which use no embeddings)",
     )
     parser.add_argument("--pca_components", type=int, default=16)
     parser.add_argument("--ground_truth_type", choices=GROUND_TRUTHS, default="mixture_of_experts")
@@ -185,9 +186,10 @@ def _strategy(args):
     from hillmix_opt import make_strategy
 
     params = {}
-    if args.company_strategy == "linucb":
+    if args.company_strategy in ("linucb", "disjoint_linucb"):
         params["alpha"] = args.alpha
-    if args.company_strategy != "random":
+    # One model per action uses no embeddings, so no projection of them.
+    if args.company_strategy not in ("random", "disjoint_linucb"):
         params.update(use_pca=args.use_pca, pca_components=args.pca_components)
     return make_strategy(args.company_strategy, **params)
 

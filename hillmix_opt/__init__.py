@@ -33,6 +33,7 @@ from .rewards import (
 from .targeting import (
     STRATEGIES,
     BootstrapEnsembleStrategy,
+    DisjointLinUCBStrategy,
     LinUCBStrategy,
     RandomStrategy,
     make_strategy,
@@ -48,6 +49,7 @@ __all__ = [
     "BootstrapEnsembleStrategy",
     "BudgetAllocator",
     "CandidateGenerator",
+    "DisjointLinUCBStrategy",
     "FTTransformerRewardModel",
     "GaussianProcessRewardModel",
     "HillCurveModel",
