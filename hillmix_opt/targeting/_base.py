@@ -129,9 +129,7 @@ def counter_uniforms(seed: int, stream: int, start: int, n: int) -> np.ndarray:
     return uniforms53(stream_base(seed, stream), np.arange(start, start + n, dtype=np.uint64))
 
 
-def aligned_matmul(
-    Wt: np.ndarray, Ft: np.ndarray, start: int, block: int = _ROW_BLOCK
-) -> np.ndarray:
+def aligned_matmul(Wt: np.ndarray, Ft: np.ndarray, start: int) -> np.ndarray:
     """``Wt @ Ft`` of shape (m, n), in column blocks aligned on ``start``.
 
     Column ``c`` of ``Ft`` (shape (q, n)) is the decision ``start + c``: it
@@ -140,24 +138,24 @@ def aligned_matmul(
     so its value does not depend on the other decisions of the batch. The
     blocks go to BLAS as one stacked product.
     """
-    blocks, offset = aligned_blocks(Ft.T, start, block)
+    blocks, offset = aligned_blocks(Ft.T, start)
     out = np.matmul(Wt, blocks)  # (n_blocks, m, block)
     out = out.transpose(1, 0, 2).reshape(Wt.shape[0], -1)
     return out[:, offset : offset + Ft.shape[1]]
 
 
-def aligned_blocks(Y: np.ndarray, start: int, block: int = _ROW_BLOCK) -> tuple[np.ndarray, int]:
+def aligned_blocks(Y: np.ndarray, start: int) -> tuple[np.ndarray, int]:
     """Users' rows ``Y`` (shape (n, q)) as columns of blocks aligned on ``start``.
 
-    Returns ``(blocks, offset)``: a view of shape (n_blocks, q, block)
+    Returns ``(blocks, offset)``: a view of shape (n_blocks, q, _ROW_BLOCK)
     in which user ``i`` (the decision ``start + i``) is column ``(offset + i)
-    % block`` of block ``(offset + i) // block``, always at the same
+    % _ROW_BLOCK`` of block ``(offset + i) // _ROW_BLOCK``, always at the same
     place of a block of the same shape, so that a stacked product over the
     blocks computes it the same way whatever the batch (see
-    :func:`aligned_matmul`). Padding columns are zero. A strategy keeps one
-    ``block`` (by default ``_ROW_BLOCK``) for all its decisions.
+    :func:`aligned_matmul`). Padding columns are zero.
     """
     n, q = Y.shape
+    block = _ROW_BLOCK
     first = start // block
     n_blocks = (start + n - 1) // block - first + 1
     offset = start - first * block

@@ -21,12 +21,6 @@ from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["DisjointLinUCBStrategy", "disjoint_linucb_scores"]
 
-# Users are scored in blocks of this many, aligned on the decision counter
-# (see hillmix_opt.targeting._base.aligned_blocks): with so few products per
-# user, a smaller block than the crossed model's wastes less on padding in
-# small batches and costs nothing measurable in large ones.
-_SCORE_BLOCK = 100
-
 # Users per distinct action of a batch from which the per-action sums of
 # x x^T are one product per action over the users sorted by action; below,
 # one product of the users' rows scattered into their action's columns
@@ -353,7 +347,7 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         Shape (n_blocks, n_actions, block), in ``_score_dtype``.
         """
         self._refresh()
-        blocks, offset = aligned_blocks(X, start, _SCORE_BLOCK)
+        blocks, offset = aligned_blocks(X, start)
         shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
         Xa = np.empty(shape, dtype=self._score_dtype)
         Xa[:, 0] = 1.0
@@ -382,5 +376,4 @@ class DisjointLinUCBStrategy(_BaseStrategy):
 
     def _expected(self, X, start):
         self._refresh()
-        expected = aligned_matmul(self._coef, self._augmented_T(X), start, _SCORE_BLOCK)
-        return np.ascontiguousarray(expected.T)
+        return np.ascontiguousarray(aligned_matmul(self._coef, self._augmented_T(X), start).T)
