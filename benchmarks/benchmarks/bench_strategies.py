@@ -6,15 +6,19 @@ batches: each batch is decided and then learnt from (``partial_fit``), as in
 :class:`hillmix_sim.CompanySimulator`. ``time_*`` time one batch;
 ``track_decisions_per_second`` runs a stream of batches end to end; the
 quality figure is the mean regret per decision over the second half of a
-stream on a linear truth (0 is the oracle). ``benchmarks/peers/bandit_mabwiser.py``
-compares with MABWiser's LinUCB on the same stream.
+stream on a linear truth (0 is the oracle). ``LinUCBDecisions`` times the
+crossed model (:class:`~hillmix_opt.LinUCBStrategy`),
+``DisjointLinUCBDecisions`` the model per action
+(:class:`~hillmix_opt.DisjointLinUCBStrategy`) on the same streams.
+``benchmarks/peers/bandit_vs_peers.py`` compares both with MABWiser's LinUCB
+and Vowpal Wabbit on one stream.
 """
 
 import time
 
 import numpy as np
 
-from hillmix_opt import LinUCBStrategy
+from hillmix_opt import DisjointLinUCBStrategy, LinUCBStrategy
 
 N_ACTIONS, N_FEATURES, N_COMPONENTS, EMBEDDING_DIM = 30, 8, 16, 64
 
@@ -42,7 +46,9 @@ class LinearStream:
         return np.clip(0.2 + xa @ self.theta @ phi.T, 0.01, 0.99)
 
 
-def strategy():
+def strategy(kind="crossed"):
+    if kind == "disjoint":
+        return DisjointLinUCBStrategy(random_state=0)
     return LinUCBStrategy(pca_components=N_COMPONENTS, random_state=0)
 
 
@@ -72,6 +78,7 @@ class LinUCBDecisions:
 
     params = [100, 1000, 10000]
     param_names = ["batch_size"]
+    kind = "crossed"
 
     def setup_cache(self):
         out = {}
@@ -80,7 +87,7 @@ class LinUCBDecisions:
             rates, regrets = [], []
             for _ in range(3):
                 stream = LinearStream(0)
-                model = strategy().set_bank(stream.bank)
+                model = strategy(self.kind).set_bank(stream.bank)
                 seconds, regret = run_stream(model, stream, n_users, batch_size)
                 rates.append(n_users / seconds)
                 regrets.append(regret[n_users // 2 :].mean())
@@ -89,7 +96,7 @@ class LinUCBDecisions:
 
     def setup(self, out, batch_size):
         self.stream = LinearStream(1)
-        self.model = strategy().set_bank(self.stream.bank)
+        self.model = strategy(self.kind).set_bank(self.stream.bank)
         run_stream(self.model, self.stream, 2 * batch_size, batch_size)  # warm
         self.X = self.stream.users(batch_size)
         self.rewards = (self.stream.rng.random(batch_size) < 0.2).astype(float)
@@ -117,3 +124,9 @@ class LinUCBDecisions:
         return out[batch_size]["regret"]
 
     track_regret_second_half.unit = "click probability"
+
+
+class DisjointLinUCBDecisions(LinUCBDecisions):
+    """The same streams and batches, one ridge model per action on the 8 user features."""
+
+    kind = "disjoint"

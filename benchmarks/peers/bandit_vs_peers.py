@@ -129,6 +129,7 @@ class VowpalWabbit:
         self.probabilities = {}
 
     def decide(self, rows):
+        rows = range(rows.start, rows.stop)
         chosen = np.empty(len(rows), dtype=np.int64)
         for j, i in enumerate(rows):
             pmf = np.asarray(self.vw.predict([self.shared[i], *self.actions]))
@@ -139,6 +140,7 @@ class VowpalWabbit:
         return chosen
 
     def learn(self, rows, actions, rewards):
+        rows = range(rows.start, rows.stop)
         for i, a, r in zip(rows, actions, rewards, strict=True):
             lines = [self.shared[i], *self.actions]
             # Costs are minimised: a click costs -1.
@@ -164,20 +166,22 @@ def run(library, stream, batch_size):
     X, P, u = stream["X"], stream["P"], stream["u"]
     library.X = X
     n = len(X)
-    warm = np.arange(batch_size)
+    # Batches are slices of the stream (views, no copies inside the timing).
+    warm = slice(0, batch_size)
     a0 = stream["warm"][warm]
-    library.learn(warm, a0, (u[warm] < P[warm, a0]).astype(float))
+    library.learn(warm, a0, (u[warm] < P[np.arange(batch_size), a0]).astype(float))
     seconds, clicks, regret = 0.0, [], []
     starts = range(batch_size, n, batch_size)
     for start in starts:
-        rows = np.arange(start, min(start + batch_size, n))
+        batch = slice(start, min(start + batch_size, n))
+        rows = np.arange(batch.start, batch.stop)
         tic = time.perf_counter()
-        actions = library.decide(rows)
+        actions = library.decide(batch)
         seconds += time.perf_counter() - tic
         p = P[rows, actions]
-        c = (u[rows] < p).astype(float)
+        c = (u[batch] < p).astype(float)
         tic = time.perf_counter()
-        library.learn(rows, actions, c)
+        library.learn(batch, actions, c)
         seconds += time.perf_counter() - tic
         clicks.append(c)
         regret.append(P[rows].max(axis=1) - p)

@@ -262,14 +262,6 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         # Each action's sums, kept by id: a model outlives the banks.
         self._add_memory("_xx", (dx, dx))
         self._add_memory("_xr", (dx,))
-        # Each action's estimate and width weights, recomputed only for the
-        # actions learnt from since (``_current`` is 0 for those, and for
-        # new actions), and whether single precision suffices for its widths.
-        n_pairs = dx * (dx + 1) // 2
-        self._add_memory("_coef_mem", (dx,))
-        self._add_memory("_width_mem", (n_pairs,))
-        self._add_memory("_single_mem", ())
-        self._add_memory("_current", ())
         rows, cols = _pairs_of(dx)
         self._pair_entries = rows * dx + cols
         self._pair_weights = _pair_weights_of(dx)
@@ -290,30 +282,27 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         groups, G = _per_action_gram(Y, slots)
         self._xx[groups] += G[:, :dx, :dx]
         self._xr[groups] += G[:, :dx, dx]
-        self._current[groups] = 0.0
         self._dirty = True
 
     def _refresh(self):
         """The bank's estimates and width weights after an update or a bank change."""
         if not self._dirty:
             return
+        # Every action of the bank at once: the inverses of a few dozen small
+        # matrices cost less than keeping track of which changed.
         slots = self._bank_slots
-        stale = slots[self._current[slots] == 0.0]
-        if stale.size:
-            dx = self.n_features_in_ + 1
-            A = self._xx[stale]
-            A.reshape(stale.size, dx * dx)[:, :: dx + 1] += self._ridge
-            A_inv = _spd_inverses(A)
-            self._coef_mem[stale] = np.matmul(A_inv, self._xr[stale][:, :, None])[:, :, 0]
-            # The width x^T A^{-1} x is linear in the products x_i x_k (i <= k),
-            # off-diagonal ones counted twice.
-            weights = np.take(A_inv.reshape(stale.size, dx * dx), self._pair_entries, axis=1)
-            self._width_mem[stale] = weights * self._pair_weights
-            self._single_mem[stale] = _single_precision_suffices(A, A_inv)
-            self._current[stale] = 1.0
-        self._coef = self._coef_mem[slots]
-        single = bool(np.all(self._single_mem[slots]))
+        dx = self.n_features_in_ + 1
+        A = self._xx[slots]
+        A.reshape(slots.size, dx * dx)[:, :: dx + 1] += self._ridge
+        A_inv = _spd_inverses(A)
+        coef = np.matmul(A_inv, self._xr[slots][:, :, None])[:, :, 0]
+        # The width x^T A^{-1} x is linear in the products x_i x_k (i <= k),
+        # off-diagonal ones counted twice.
+        W_width = np.take(A_inv.reshape(slots.size, dx * dx), self._pair_entries, axis=1)
+        W_width *= self._pair_weights
+        single = bool(np.all(_single_precision_suffices(A, A_inv)))
         self._score_dtype = np.float32 if single else np.float64
+        self._coef = coef
         # Actions never tried have the same model and must tie exactly, but a
         # product may round the same row differently at different places:
         # they are scored once, as one row.
@@ -323,12 +312,11 @@ class DisjointLinUCBStrategy(_BaseStrategy):
             keep[untried[1:]] = False
             self._score_index = np.cumsum(keep) - 1
             self._score_index[untried] = self._score_index[untried[0]]
-            scored = slots[keep]
+            coef, W_width = coef[keep], W_width[keep]
         else:
             self._score_index = None
-            scored = slots
-        self._W_mean_score = self._coef_mem[scored].astype(self._score_dtype)
-        self._W_width = self._width_mem[scored]
+        self._W_mean_score = coef.astype(self._score_dtype)
+        self._W_width = W_width
         self._width_alpha = None
         self._dirty = False
 
