@@ -209,7 +209,22 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+    parser.add_argument(
+        "--vw-repeats",
+        type=int,
+        default=None,
+        help="runs of Vowpal Wabbit (default: --repeats); its stream of 10,000-user batches "
+        "takes minutes a run",
+    )
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.05,
+        help="exploration of hillmix's strategies and VW (MABWiser's LinUCB has none)",
+    )
     args = parser.parse_args()
+    global EPSILON
+    EPSILON = args.epsilon
     with threadpool_limits(1, user_api="blas"):
         compare(args)
 
@@ -239,9 +254,11 @@ def compare(args):
         if VowpalWabbit in libraries:
             vw_inputs(stream)
         runs = {cls.name: [] for cls in libraries}
-        for _ in range(args.repeats):
+        vw_repeats = args.repeats if args.vw_repeats is None else args.vw_repeats
+        for repeat in range(max(args.repeats, vw_repeats)):
             for cls in libraries:
-                runs[cls.name].append(run(cls(stream), stream, batch_size))
+                if repeat < (vw_repeats if cls is VowpalWabbit else args.repeats):
+                    runs[cls.name].append(run(cls(stream), stream, batch_size))
         for name, results in runs.items():
             seconds = [r["seconds_per_batch"] for r in results]
             median = float(np.median(seconds))

@@ -57,23 +57,23 @@ def disjoint_linucb_scores(
     return mean + alpha * np.sqrt(np.maximum(width, 0.0))
 
 
-def _per_action_gram(Y: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _per_action_gram(YT: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct ``slots`` and, for each, the sum of ``y y^T`` over its users.
 
-    ``Y`` of shape (m, q) holds a row per user; returns ``(groups, G)``
-    with ``G`` of shape (n_groups, q, q).
+    ``YT`` of shape (q, m) holds the users as columns; returns ``(groups,
+    G)`` with ``G`` of shape (n_groups, q, q).
     """
-    m, q = Y.shape
+    q, m = YT.shape
     counts = np.bincount(slots)
     groups = np.flatnonzero(counts)
     if m >= _SORTED_ROWS * groups.size:
         # A radix sort when the slots fit 16 bits (the usual case).
         keys = slots.astype(np.int16) if counts.size < 2**15 else slots
-        Y = np.take(Y, np.argsort(keys, kind="stable"), axis=0)
+        YT = np.take(YT, np.argsort(keys, kind="stable"), axis=1)
         G = np.empty((groups.size, q, q))
         start = 0
         for g, end in enumerate(np.cumsum(counts[groups]).tolist()):
-            np.matmul(Y[start:end].T, Y[start:end], out=G[g])
+            np.matmul(YT[:, start:end], YT[:, start:end].T, out=G[g])
             start = end
         return groups, G
     # Each user's row in its group's block of columns, then one product:
@@ -81,8 +81,8 @@ def _per_action_gram(Y: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.n
     index = np.zeros(counts.size, dtype=np.intp)
     index[groups] = np.arange(groups.size)
     Z = np.zeros((m, groups.size, q))
-    Z[np.arange(m), index[slots]] = Y
-    return groups, (Z.reshape(m, -1).T @ Y).reshape(groups.size, q, q)
+    Z[np.arange(m), index[slots]] = YT.T
+    return groups, (Z.reshape(m, -1).T @ YT.T).reshape(groups.size, q, q)
 
 
 def _single_precision_suffices(A: np.ndarray, A_inv: np.ndarray) -> np.ndarray:
@@ -274,12 +274,12 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         dx = X.shape[1] + 1
         # [1, standardised x, r] of each user: the sums of their outer
         # products hold both sum x x^T and sum r x.
-        Y = np.empty((X.shape[0], dx + 1))
-        Y[:, 0] = 1.0
-        np.subtract(X, self.user_mean_, out=Y[:, 1:dx])
-        np.divide(Y[:, 1:dx], self.user_scale_, out=Y[:, 1:dx])
-        Y[:, dx] = rewards
-        groups, G = _per_action_gram(Y, slots)
+        # (Users as columns: rows as long as the batch keep NumPy's loops long.)
+        YT = np.empty((dx + 1, X.shape[0]))
+        YT[0] = 1.0
+        self._standardise_into(X.T, YT[1:dx])
+        YT[dx] = rewards
+        groups, G = _per_action_gram(YT, slots)
         self._xx[groups] += G[:, :dx, :dx]
         self._xr[groups] += G[:, :dx, dx]
         self._dirty = True
