@@ -41,7 +41,13 @@ runs on one thread (``bandit_mabwiser.py`` says why).
 Run in the peers' environment (mabwiser 2.7.4 and vowpalwabbit 9.11.9;
 hillmix installed there, or ``PYTHONPATH=.``):
 
-    python benchmarks/peers/bandit_vs_peers.py [--repeats 5] [--batch-sizes 100 1000 10000]
+    python benchmarks/peers/bandit_vs_peers.py [--repeats 5] [--vw-repeats 2]
+        [--batch-sizes 100 1000 10000] [--libraries disjoint crossed mabwiser vw]
+        [--epsilon 0.05]
+
+``--epsilon`` sets the exploration of hillmix's strategies and VW;
+MABWiser's LinUCB has no such parameter. VW runs at about a thousand
+decisions per second here, so ``--vw-repeats`` can keep its runs fewer.
 """
 
 from __future__ import annotations
@@ -242,7 +248,10 @@ def compare(args):
         f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, Python "
         f"{platform.python_version()}, {os.cpu_count()} cores, {versions}, numpy {np.__version__}"
     )
-    print(f"# load average at start: {os.getloadavg()}; BLAS threads: 1")
+    print(
+        f"# load average at start: {os.getloadavg()}; BLAS threads: 1; epsilon (hillmix, VW): "
+        f"{EPSILON}"
+    )
     print(
         "| batch size | library | time per batch (median) | decisions/s | runs (ms per batch) "
         "| late click rate | mean regret | late regret |"

@@ -9,6 +9,7 @@ action's embedding plays no part: a new action starts from the prior.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -20,6 +21,9 @@ from ._linucb import _FLOAT32_ROUNDOFF, _WIDTH_RTOL
 from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["DisjointLinUCBStrategy", "disjoint_linucb_scores"]
+
+# Largest feature, raw or standardised, in absolute value, learnt from.
+_LEARNABLE_FEATURES = 1e100
 
 # Users per distinct action of a batch from which the per-action sums of
 # x x^T are one product per action over the users sorted by action; below,
@@ -156,10 +160,14 @@ class DisjointLinUCBStrategy(_BaseStrategy):
     Parameters
     ----------
     alpha : float, default=1.0
-        Width of the confidence bound (exploration); 0 acts on the ridge
-        estimates alone.
+        Width of the confidence bound (exploration), in [0, 1e6]; 0 acts on
+        the ridge estimates alone. Rewards lie in [0, 1], so a few units is
+        already all exploration.
     ridge : float, default=1.0
-        Regularisation ``lambda`` of each action's ridge regression.
+        Regularisation ``lambda`` of each action's ridge regression, at
+        least 1e-6 (users are standardised, so the statistics are of the
+        order of the observations and a smaller ridge no longer keeps an
+        untried or rarely tried action's model invertible).
     policy : {"epsilon_greedy", "softmax"}, default="epsilon_greedy"
         How scores become propensities.
     epsilon : float, default=0.05
@@ -224,8 +232,10 @@ class DisjointLinUCBStrategy(_BaseStrategy):
     _parameter_constraints: dict = {
         **_BaseStrategy._parameter_constraints,
         **POLICY_CONSTRAINTS,
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
+        # alpha's square and the inverses must stay finite (alpha=1e300
+        # overflowed, ridge=1e-300 left users' models singular).
+        "alpha": [Interval(numbers.Real, 0, 1e6, closed="both")],
+        "ridge": [Interval(numbers.Real, 1e-6, None, closed="left")],
     }
 
     def __init__(
@@ -325,42 +335,143 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         alpha = float(self.alpha)
         if self._width_alpha != alpha:
             self._W_width_score = (self._W_width * alpha**2).astype(self._score_dtype)
+            self._score_limit = self._user_limit(self._W_width_score, self._W_mean_score)
             self._width_alpha = alpha
         return self._W_width_score
 
     # ------------------------------------------------------------- scoring
-    def _score_blocks(self, X, start):
-        """Upper confidence bounds in blocks aligned on ``start``, and the offset.
+    def _user_limit(self, W_width, W_mean) -> float:
+        """The largest entry of ``x_aug`` whose bounds stay finite with these weights.
 
-        Shape (n_blocks, n_actions, block), in ``_score_dtype``.
+        A width sums ``W_width[a, p]`` times products of two entries, a mean
+        ``W_mean[a, i]`` times entries: for entries up to ``m`` both stay below
+        an eighth of the precision's range (so do their sums and differences)
+        while ``m**2 max_a sum_p |W_width[a, p]|`` and ``m max_a sum_i
+        |W_mean[a, i]|`` do.
         """
-        self._refresh()
-        blocks, offset = aligned_blocks(X, start)
-        shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
-        Xa = np.empty(shape, dtype=self._score_dtype)
-        Xa[:, 0] = 1.0
-        self._standardise_into(blocks, Xa[:, 1:])
-        width = np.matmul(self._width_weights(), _pair_products(Xa))
+        room = float(np.finfo(W_width.dtype).max) / 8.0
+        width = max(1.0, float(np.abs(W_width).sum(axis=1).max()))
+        mean = max(1.0, float(np.abs(W_mean).sum(axis=1).max()))
+        return min(math.sqrt(room / width), room / mean)
+
+    def _far_users(self, X, limit):
+        """Users whose ``[1, standardised x]`` may exceed ``limit``, and log2 of their bound.
+
+        ``(None, None)`` when none may: one comparison for the batch, the
+        usual case. The bound, ``|x - m| / c <= 2 max(|x|, |m|) / c``, is taken
+        in logarithms, so features near the largest double do not overflow
+        it. It is the user's alone, so decisions stay independent of batching.
+        """
+        mean, scale = self.user_mean_, self.user_scale_
+        with np.errstate(over="ignore"):
+            largest = max(X.max(), -X.min()) + np.abs(mean).max()
+            if largest / scale.min() <= limit:
+                return None, None
+        with np.errstate(divide="ignore"):
+            bound = np.log2(np.maximum(np.abs(X), np.abs(mean))) + 1.0 - np.log2(scale)
+        bound = np.maximum(bound.max(axis=1), 0.0)  # the intercept is 1
+        far = np.flatnonzero(bound > math.log2(limit))
+        return (far, bound[far]) if far.size else (None, None)
+
+    @staticmethod
+    def _ucb_blocks(Xa, W_width, W_mean):
+        """Bounds of users ``Xa`` in aligned blocks (n_blocks, dx, block): (n_blocks, K, block)."""
+        width = np.matmul(W_width, _pair_products(Xa))
         # A quadratic form of a positive definite matrix: negative values
         # are rounding errors around zero.
         np.abs(width, out=width)
         np.sqrt(width, out=width)
-        scores = np.matmul(self._W_mean_score, Xa)
+        scores = np.matmul(W_mean, Xa)
         scores += width
+        return scores
+
+    def _score_blocks(self, X, start):
+        """Upper confidence bounds in blocks aligned on ``start``, the offset and the far users.
+
+        Shape (n_blocks, n_actions, block), in ``_score_dtype``. Users whose
+        features would overflow single precision (or double) are scored in
+        double precision, those beyond double divided by ``2**k``: a bound
+        is positively homogeneous in ``x_aug``, so the order of a user's
+        actions is kept. The third value is ``(far, k)``, the users scored
+        divided and their exponents, or None.
+        """
+        self._refresh()
+        W_width, W_mean = self._width_weights(), self._W_mean_score
+        far, bound = self._far_users(X, self._score_limit)
+        if far is not None:
+            X_far = X[far]
+            X = X.copy()
+            X[far] = self.user_mean_  # placeholders, scored again below
+        blocks, offset = aligned_blocks(X, start)
+        shape = (blocks.shape[0], X.shape[1] + 1, blocks.shape[2])
+        Xa = np.empty(shape, dtype=W_width.dtype)
+        Xa[:, 0] = 1.0
+        self._standardise_into(blocks, Xa[:, 1:])
+        scores = self._ucb_blocks(Xa, W_width, W_mean)
+        scaled = None
+        if far is not None:
+            # In double precision, each far user in its own column of the same
+            # blocks (the others zero): independent of batching.
+            W_width = self._W_width * float(self.alpha) ** 2
+            W_mean = self._W_mean_score.astype(np.float64)
+            k = np.maximum(np.ceil(bound - math.log2(self._user_limit(W_width, W_mean))), 0)
+            k = k.astype(np.int64)
+            Xa_far = np.zeros((X.shape[0], X.shape[1] + 1))
+            Xa_far[far, 0] = np.ldexp(1.0, -k)
+            shifted = np.ldexp(X_far, -k[:, None]) - np.ldexp(self.user_mean_, -k[:, None])
+            Xa_far[far, 1:] = shifted / self.user_scale_
+            redone = self._ucb_blocks(aligned_blocks(Xa_far, start)[0], W_width, W_mean)
+            at = offset + far
+            place = (at // scores.shape[2], slice(None), at % scores.shape[2])
+            scores = scores.astype(np.float64)
+            scores[place] = redone[place]
+            scaled = (far, k) if k.any() else None
         if self._score_index is not None:
             scores = np.take(scores, self._score_index, axis=1)
-        return scores, offset
+        return scores, offset, scaled
 
     def _scores(self, X, start):
-        scores, offset = self._score_blocks(X, start)
+        """Each user's bounds, (n_users, n_actions).
+
+        Rows of users too large for double precision hold their bounds minus
+        the best, times ``2**k`` (-inf far below the best), which rank and
+        weigh the actions as the bounds would.
+        """
+        scores, offset, scaled = self._score_blocks(X, start)
         by_user = scores.transpose(0, 2, 1).reshape(-1, scores.shape[1])
-        return np.ascontiguousarray(by_user[offset : offset + X.shape[0]], dtype=np.float64)
+        by_user = np.ascontiguousarray(by_user[offset : offset + X.shape[0]], dtype=np.float64)
+        if scaled is not None:
+            far, k = scaled
+            rows = by_user[far]
+            with np.errstate(over="ignore"):
+                rows = np.ldexp(rows - rows.max(axis=1, keepdims=True), k[:, None])
+            # Far below the best is as good as -inf to either rule, and keeps
+            # a softmax's division by its temperature from overflowing.
+            rows[rows < -1e200] = -np.inf
+            by_user[far] = rows
+        return by_user
 
     def _draw(self, X, start, uniforms):
         if self.policy == "epsilon_greedy":
-            scores, offset = self._score_blocks(X, start)
+            # The order of each user's actions is all it needs.
+            scores, offset, _ = self._score_blocks(X, start)
             return epsilon_greedy_draw(scores, offset, uniforms, self.epsilon)
         return super()._draw(X, start, uniforms)
+
+    def _record(self, X, slots, rewards):
+        # Learning sums squares of the features: beyond 1e100 (raw or
+        # standardised) they would overflow and leave every score NaN.
+        limit = _LEARNABLE_FEATURES
+        if max(X.max(), -X.min()) > limit or (
+            self._scaling_learnt and self._far_users(X, limit)[0] is not None
+        ):
+            raise ValueError(
+                f"X_users has features beyond {limit:.0e} in absolute value, raw or in standard "
+                "deviations (user_scale_) from the mean (user_mean_) of the first users learnt "
+                "from; the strategy sums their squares in double precision. Rescale the "
+                "features, or leave such users out of learning (decisions take them)."
+            )
+        super()._record(X, slots, rewards)
 
     def _expected(self, X, start):
         self._refresh()

@@ -746,6 +746,42 @@ def test_bad_users_ids_and_rewards_are_refused_before_any_change(cls):
         assert pickle.dumps(strategy) == state, message
 
 
+@pytest.mark.parametrize("policy", ["epsilon_greedy", "softmax"])
+def test_disjoint_users_with_huge_features_get_valid_propensities(policy):
+    # Beyond about 1e19 single precision overflowed (NaN probabilities,
+    # infinite propensities); such users are scored in double precision,
+    # and beyond double precision divided by a power of two.
+    world = LinearWorld(24, n_actions=6, dim=4)
+    strategy = _warm(DisjointLinUCBStrategy(policy=policy, random_state=0), world)
+    X = world.users(40)
+    X[::4] *= np.logspace(3, 300, 10)[:, None]
+    proba = strategy.predict_proba(X)
+    assert np.all(proba > 0) and np.allclose(proba.sum(axis=1), 1.0)
+    ids, propensities = copy.deepcopy(strategy).decide(X)
+    assert np.all(propensities > 0) and np.all(np.isfinite(propensities))
+    np.testing.assert_array_equal(propensities, proba[np.arange(40), ids - 100])
+    # Such users change no one else's decision, and their own do not depend on the batch.
+    split = copy.deepcopy(strategy)
+    parts = [split.decide(X[i : i + 7]) for i in range(0, 40, 7)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), ids)
+    ordinary = np.ones(40, dtype=bool)
+    ordinary[::4] = False
+    alone = copy.deepcopy(strategy).predict_proba(X[ordinary])
+    np.testing.assert_array_equal(alone, proba[ordinary])
+    # Learning from them would overflow the sums of squares: refused, before any change.
+    state = pickle.dumps(strategy)
+    with pytest.raises(ValueError, match="beyond 1e"):
+        strategy.partial_fit(X, ids, np.ones(40))
+    assert pickle.dumps(strategy) == state
+
+
+@pytest.mark.parametrize("params", [{"alpha": 1e300}, {"alpha": -1.0}, {"ridge": 1e-300}])
+def test_disjoint_refuses_parameters_that_overflow(params):
+    strategy = DisjointLinUCBStrategy(**params)
+    with pytest.raises(ValueError, match=f"'{next(iter(params))}' parameter"):
+        strategy.set_bank((np.arange(2), np.eye(2)))
+
+
 def test_invalid_parameters_are_refused_at_the_first_bank():
     with pytest.raises(ValueError, match="epsilon"):
         LinUCBStrategy(epsilon=0.0).set_bank((np.arange(2), np.eye(2)))
