@@ -363,10 +363,10 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         it. It is the user's alone, so decisions stay independent of batching.
         """
         mean, scale = self.user_mean_, self.user_scale_
-        with np.errstate(over="ignore"):
-            largest = max(X.max(), -X.min()) + np.abs(mean).max()
-            if largest / scale.min() <= limit:
-                return None, None
+        # Python floats: they overflow to inf without a warning.
+        largest = max(float(X.max()), -float(X.min())) + float(np.abs(mean).max())
+        if largest / float(scale.min()) <= limit:
+            return None, None
         with np.errstate(divide="ignore"):
             bound = np.log2(np.maximum(np.abs(X), np.abs(mean))) + 1.0 - np.log2(scale)
         bound = np.maximum(bound.max(axis=1), 0.0)  # the intercept is 1
