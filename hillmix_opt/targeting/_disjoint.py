@@ -89,7 +89,7 @@ def _per_action_gram(YT: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.
     return groups, (Z.reshape(m, -1).T @ YT.T).reshape(groups.size, q, q)
 
 
-def _single_precision_suffices(A: np.ndarray, A_inv: np.ndarray) -> np.ndarray:
+def _single_precision_suffices(A: np.ndarray, row_sums: np.ndarray) -> np.ndarray:
     """For each action, whether its widths ``x^T A^{-1} x`` may be scored in single precision.
 
     The criterion of :func:`hillmix_opt.targeting._linucb._single_precision_suffices`,
@@ -99,13 +99,14 @@ def _single_precision_suffices(A: np.ndarray, A_inv: np.ndarray) -> np.ndarray:
     = 1 / lambda_max(A) >= 1 / ||A||_F``, so ``||A||_F r (n_pairs + 3) u <
     1e-3`` suffices: a condition number of ``A`` below about 300, where a
     Cholesky test would cost as much as the inverses.
+
+    ``row_sums`` holds the absolute row sums of each ``A^{-1}``, (n, dx).
     """
     dx = A.shape[1]
     factor = (dx * (dx + 1) // 2 + 3) * _FLOAT32_ROUNDOFF / _WIDTH_RTOL
     frobenius = np.sqrt(np.einsum("aij,aij->a", A, A))
-    rows = np.abs(A_inv).sum(axis=2).max(axis=1)
     # Not finite: False (NaN compares false), and double precision shows it no worse.
-    return frobenius * rows * factor < 1.0
+    return frobenius * row_sums.max(axis=1) * factor < 1.0
 
 
 def _spd_inverses(A: np.ndarray) -> np.ndarray:
@@ -310,8 +311,15 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         # off-diagonal ones counted twice.
         W_width = np.take(A_inv.reshape(slots.size, dx * dx), self._pair_entries, axis=1)
         W_width *= self._pair_weights
-        single = bool(np.all(_single_precision_suffices(A, A_inv)))
+        row_sums = np.abs(A_inv).sum(axis=2)
+        single = bool(np.all(_single_precision_suffices(A, row_sums)))
         self._score_dtype = np.float32 if single else np.float64
+        # The largest absolute sums of a width's and a mean's weights, which
+        # bound the users each precision scores without overflow.
+        self._weight_sums = (
+            float(row_sums.sum(axis=1).max()),
+            float(np.abs(coef).sum(axis=1).max()),
+        )
         self._coef = coef
         # Actions never tried have the same model and must tie exactly, but a
         # product may round the same row differently at different places:
@@ -335,24 +343,24 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         alpha = float(self.alpha)
         if self._width_alpha != alpha:
             self._W_width_score = (self._W_width * alpha**2).astype(self._score_dtype)
-            self._score_limit = self._user_limit(self._W_width_score, self._W_mean_score)
+            self._score_limit = self._user_limit(self._score_dtype)
             self._width_alpha = alpha
         return self._W_width_score
 
     # ------------------------------------------------------------- scoring
-    def _user_limit(self, W_width, W_mean) -> float:
-        """The largest entry of ``x_aug`` whose bounds stay finite with these weights.
+    def _user_limit(self, dtype) -> float:
+        """The largest entry of ``x_aug`` whose bounds stay finite in ``dtype``.
 
-        A width sums ``W_width[a, p]`` times products of two entries, a mean
-        ``W_mean[a, i]`` times entries: for entries up to ``m`` both stay below
-        an eighth of the precision's range (so do their sums and differences)
-        while ``m**2 max_a sum_p |W_width[a, p]|`` and ``m max_a sum_i
-        |W_mean[a, i]|`` do.
+        A width sums ``alpha**2 A^{-1}[a, i, k]`` times products of two
+        entries, a mean ``theta[a, i]`` times entries: for entries up to ``m``
+        both stay below an eighth of the precision's range (so do their sums
+        and differences) while ``m**2 alpha**2 max_a sum_ik |A^{-1}[a, i, k]|``
+        and ``m max_a sum_i |theta[a, i]|`` do.
         """
-        room = float(np.finfo(W_width.dtype).max) / 8.0
-        width = max(1.0, float(np.abs(W_width).sum(axis=1).max()))
-        mean = max(1.0, float(np.abs(W_mean).sum(axis=1).max()))
-        return min(math.sqrt(room / width), room / mean)
+        room = float(np.finfo(dtype).max) / 8.0
+        width, mean = self._weight_sums
+        width = max(1.0, width * float(self.alpha) ** 2)
+        return min(math.sqrt(room / width), room / max(1.0, mean))
 
     def _far_users(self, X, limit):
         """Users whose ``[1, standardised x]`` may exceed ``limit``, and log2 of their bound.
@@ -414,7 +422,7 @@ class DisjointLinUCBStrategy(_BaseStrategy):
             # blocks (the others zero): independent of batching.
             W_width = self._W_width * float(self.alpha) ** 2
             W_mean = self._W_mean_score.astype(np.float64)
-            k = np.maximum(np.ceil(bound - math.log2(self._user_limit(W_width, W_mean))), 0)
+            k = np.maximum(np.ceil(bound - math.log2(self._user_limit(np.float64))), 0)
             k = k.astype(np.int64)
             Xa_far = np.zeros((X.shape[0], X.shape[1] + 1))
             Xa_far[far, 0] = np.ldexp(1.0, -k)
@@ -462,7 +470,7 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         # Learning sums squares of the features: beyond 1e100 (raw or
         # standardised) they would overflow and leave every score NaN.
         limit = _LEARNABLE_FEATURES
-        if max(X.max(), -X.min()) > limit or (
+        if max(float(X.max()), -float(X.min())) > limit or (
             self._scaling_learnt and self._far_users(X, limit)[0] is not None
         ):
             raise ValueError(
