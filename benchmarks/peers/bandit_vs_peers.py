@@ -126,11 +126,14 @@ def action_components(embeddings, k=N_COMPONENTS):
 
 class VowpalWabbit:
     name = "VW cb_explore_adf"
+    extra = ""  # more VW options (--vw-args)
 
     def __init__(self, stream):
         from vowpalwabbit import Workspace
 
-        self.vw = Workspace(f"--cb_explore_adf --epsilon {EPSILON} -q UA --quiet --random_seed 0")
+        self.vw = Workspace(
+            f"--cb_explore_adf --epsilon {EPSILON} -q UA --quiet --random_seed 0 {self.extra}"
+        )
         self.shared = stream["vw_shared"]
         self.actions = stream["vw_actions"]
         self.draws = stream["vw_uniforms"]
@@ -226,6 +229,7 @@ def main():
         help="runs of Vowpal Wabbit (default: --repeats); its stream of 10,000-user batches "
         "takes minutes a run",
     )
+    parser.add_argument("--vw-args", default="", help="more options for VW, such as '--cb_type dm'")
     parser.add_argument(
         "--epsilon",
         type=float,
@@ -235,6 +239,7 @@ def main():
     args = parser.parse_args()
     global EPSILON
     EPSILON = args.epsilon
+    VowpalWabbit.extra = args.vw_args
     with threadpool_limits(1, user_api="blas"):
         compare(args)
 
@@ -254,7 +259,7 @@ def compare(args):
     )
     print(
         f"# load average at start: {os.getloadavg()}; BLAS threads: 1; epsilon (hillmix, VW): "
-        f"{EPSILON}"
+        f"{EPSILON}; VW options: --cb_explore_adf -q UA {VowpalWabbit.extra}"
     )
     print(
         "| batch size | library | time per batch (median) | decisions/s | runs (ms per batch) "
