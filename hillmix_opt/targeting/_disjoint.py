@@ -362,7 +362,15 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         width = max(1.0, width * float(self.alpha) ** 2)
         return min(math.sqrt(room / width), room / max(1.0, mean))
 
-    def _far_users(self, X, limit):
+    def _scaling_bounds(self) -> tuple[float, float]:
+        """``max |user_mean_|`` and ``min user_scale_``, kept while the scaling is."""
+        key = getattr(self, "_scaling_key", None)
+        if key is None or key[0] is not self.user_mean_ or key[1] is not self.user_scale_:
+            bounds = (float(np.abs(self.user_mean_).max()), float(self.user_scale_.min()))
+            self._scaling_key = (self.user_mean_, self.user_scale_, bounds)
+        return self._scaling_key[2]
+
+    def _far_users(self, X, limit, largest=None):
         """Users whose ``[1, standardised x]`` may exceed ``limit``, and log2 of their bound.
 
         ``(None, None)`` when none may: one comparison for the batch, the
@@ -371,9 +379,12 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         it. It is the user's alone, so decisions stay independent of batching.
         """
         mean, scale = self.user_mean_, self.user_scale_
-        # Python floats: they overflow to inf without a warning.
-        largest = max(float(X.max()), -float(X.min())) + float(np.abs(mean).max())
-        if largest / float(scale.min()) <= limit:
+        # Python floats: they overflow to inf without a warning. ``largest``:
+        # the largest absolute feature, when the caller has it.
+        if largest is None:
+            largest = max(float(X.max()), -float(X.min()))
+        mean_max, scale_min = self._scaling_bounds()
+        if (largest + mean_max) / scale_min <= limit:
             return None, None
         with np.errstate(divide="ignore"):
             bound = np.log2(np.maximum(np.abs(X), np.abs(mean))) + 1.0 - np.log2(scale)
@@ -470,8 +481,9 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         # Learning sums squares of the features: beyond 1e100 (raw or
         # standardised) they would overflow and leave every score NaN.
         limit = _LEARNABLE_FEATURES
-        if max(float(X.max()), -float(X.min())) > limit or (
-            self._scaling_learnt and self._far_users(X, limit)[0] is not None
+        largest = max(float(X.max()), -float(X.min()))
+        if largest > limit or (
+            self._scaling_learnt and self._far_users(X, limit, largest)[0] is not None
         ):
             raise ValueError(
                 f"X_users has features beyond {limit:.0e} in absolute value, raw or in standard "
