@@ -151,7 +151,10 @@ class DisjointLinUCBStrategy(_BaseStrategy):
     widths of all actions one product each over all users, in single
     precision while a bound on a width's rounding stays below 1e-3 of it.
     Decisions and propensities do not depend on how users are split into
-    batches (see :meth:`decide`).
+    batches (see :meth:`decide`). Users whose features would overflow the
+    scoring precision are scored in double precision, and those beyond it
+    divided by a power of two, which keeps the order of their actions;
+    learning refuses features beyond 1e100, raw or standardised.
 
     Parameters set with ``set_params`` between batches are validated at
     the next call, which an invalid value refuses until it is set right;
@@ -166,9 +169,9 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         already all exploration.
     ridge : float, default=1.0
         Regularisation ``lambda`` of each action's ridge regression, at
-        least 1e-6 (users are standardised, so the statistics are of the
-        order of the observations and a smaller ridge no longer keeps an
-        untried or rarely tried action's model invertible).
+        least 1e-6: users are standardised, so the statistics are of the
+        order of the observations, and a smaller ridge leaves a rarely
+        tried action's model singular in double precision.
     policy : {"epsilon_greedy", "softmax"}, default="epsilon_greedy"
         How scores become propensities.
     epsilon : float, default=0.05
