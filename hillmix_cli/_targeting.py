@@ -10,7 +10,7 @@ __all__ = ["add_targeting_parser", "run_targeting"]
 
 # Kept literal so that `hillmix --help` need not import the libraries; a
 # test checks them against hillmix_opt.STRATEGIES and hillmix_sim.GROUND_TRUTHS.
-STRATEGIES = ("linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random")
+STRATEGIES = ("linucb", "disjoint_linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random")
 GROUND_TRUTHS = ("mixture_of_experts", "gmm", "linear")
 REWARD_MODELS = (
     "logistic",
@@ -185,12 +185,13 @@ def _company_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--use_pca",
         action=argparse.BooleanOptionalAction,
-        help="reduce action embeddings with PCA (default: on; not for the random strategy)",
+        help="reduce action embeddings with PCA (default: on; not for disjoint_linucb or "
+        "random, which use no embeddings)",
     )
     parser.add_argument(
         "--pca_components",
         type=int,
-        help=f"default: {defaults['pca_components']}; not for the random strategy",
+        help=f"default: {defaults['pca_components']}; not for disjoint_linucb or random",
     )
     parser.add_argument("--ground_truth_type", choices=GROUND_TRUTHS, default="mixture_of_experts")
     parser.add_argument(

@@ -48,6 +48,7 @@ from .rewards import (
 from .targeting import (
     STRATEGIES,
     BootstrapEnsembleStrategy,
+    DisjointLinUCBStrategy,
     LinUCBStrategy,
     RandomStrategy,
     make_strategy,
@@ -66,6 +67,7 @@ __all__ = [
     "CandidateGenerator",
     "DMEstimator",
     "DREstimator",
+    "DisjointLinUCBStrategy",
     "FTTransformerRewardModel",
     "GaussianProcessRewardModel",
     "HillCurveModel",

@@ -49,6 +49,7 @@ FAST_PARAMS = {
     "SimulatorCalibrator": {"search_space": "tier1", "n_trials": 2, "random_state": 0},
     "HillCurveModel": {"n": 2.0},
     "LinUCBStrategy": {"pca_components": 2, "random_state": 0},
+    "DisjointLinUCBStrategy": {"random_state": 0},
     "BootstrapEnsembleStrategy": {"n_heads": 3, "pca_components": 2, "random_state": 0},
     "RandomStrategy": {"random_state": 0},
     "UserGenerator": {"n_users": 10, "random_state": 0},
@@ -187,7 +188,12 @@ def test_every_kind_has_its_estimators():
     kinds = {kind: [n for n, _ in all_estimators(PACKAGES, kind=kind)] for kind in
              ("strategy", "simulator", "allocator")}  # fmt: skip
     assert kinds == {
-        "strategy": ["BootstrapEnsembleStrategy", "LinUCBStrategy", "RandomStrategy"],
+        "strategy": [
+            "BootstrapEnsembleStrategy",
+            "DisjointLinUCBStrategy",
+            "LinUCBStrategy",
+            "RandomStrategy",
+        ],
         "simulator": ["CompanySimulator", "MMMDataGenerator", "RetailSimulator", "UserGenerator"],
         "allocator": ["BudgetAllocator"],
     }

@@ -5,7 +5,8 @@ batches) and splits each batch's wall time into four parts:
 
 * ``inverse``: refactorising ``A^{-1}`` of the shared ridge model (Cholesky
   and its inverse, 153 x 153 with 16 PCA components), done once per batch
-  that learnt anything;
+  that learnt anything; with ``--model disjoint``, the 30 inverses (9 x 9)
+  of DisjointLinUCBStrategy's models, in one batched call;
 * ``refresh``: the rest of the refresh after an update (the ridge estimate,
   the per-action weights of the means and widths);
 * ``decide``: scoring and drawing the decisions, without the refresh;
@@ -17,6 +18,7 @@ microseconds per batch, beside the per-batch budget that 10 times MABWiser's
 rate recorded in ``RESULTS.md`` leaves. Run in the peer environment:
 
     python benchmarks/peers/bandit_breakdown.py [--repeats 5] [--batch-sizes 100 1000 10000]
+        [--model crossed|disjoint]
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 import bandit_mabwiser as side_by_side
 
-from hillmix_opt.targeting import _linucb
+from hillmix_opt import DisjointLinUCBStrategy
+from hillmix_opt.targeting import _disjoint, _linucb
 
 # MABWiser's decisions per second in RESULTS.md (07:04 UTC run, batches of
 # 100, 1000 and 10,000).
@@ -57,13 +60,27 @@ class _Clock:
         return timed
 
 
-def one_run(stream, batch_size):
+class _Disjoint(side_by_side.Hillmix):
+    def __init__(self, stream):
+        self.model = DisjointLinUCBStrategy(alpha=1.0, ridge=1.0, epsilon=0.05, random_state=0)
+        self.model.set_bank((stream["ids"], stream["embeddings"]))
+
+
+# Per model: the module and name of its inverse, its class, the library.
+MODELS = {
+    "crossed": (_linucb, "_spd_inverse", _linucb.LinUCBStrategy, side_by_side.Hillmix),
+    "disjoint": (_disjoint, "_spd_inverses", DisjointLinUCBStrategy, _Disjoint),
+}
+
+
+def one_run(stream, batch_size, model="crossed"):
+    module, inverse_name, cls, library_cls = MODELS[model]
     inverse, refresh = _Clock(), _Clock()
-    spd_inverse, refresh_method = _linucb._spd_inverse, _linucb.LinUCBStrategy._refresh
-    _linucb._spd_inverse = inverse.wrap(spd_inverse)
-    _linucb.LinUCBStrategy._refresh = refresh.wrap(refresh_method)
+    spd_inverse, refresh_method = getattr(module, inverse_name), cls._refresh
+    setattr(module, inverse_name, inverse.wrap(spd_inverse))
+    cls._refresh = refresh.wrap(refresh_method)
     try:
-        library = side_by_side.Hillmix(stream)
+        library = library_cls(stream)
         X, P, u = stream["X"], stream["P"], stream["u"]
         warm = slice(0, batch_size)
         a0 = stream["warm"][warm]
@@ -81,7 +98,8 @@ def one_run(stream, batch_size):
             library.learn(X[rows], actions, clicks)
             learn += time.perf_counter() - tic
     finally:
-        _linucb._spd_inverse, _linucb.LinUCBStrategy._refresh = spd_inverse, refresh_method
+        setattr(module, inverse_name, spd_inverse)
+        cls._refresh = refresh_method
     per_batch = 1e6 / len(starts)
     return {
         "inverse": inverse.seconds * per_batch,
@@ -96,14 +114,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--model", choices=MODELS, default="crossed")
     args = parser.parse_args()
-    print(f"# load average at start: {os.getloadavg()}; BLAS threads: 1")
+    print(f"# {args.model} model; load average at start: {os.getloadavg()}; BLAS threads: 1")
     print("| batch size | inverse | refresh | decide | learn | total | 10x budget |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     with threadpool_limits(1, user_api="blas"):
         for batch_size in args.batch_sizes:
             stream = side_by_side.make_stream(batch_size + max(20 * batch_size, 20000))
-            runs = [one_run(stream, batch_size) for _ in range(args.repeats)]
+            runs = [one_run(stream, batch_size, args.model) for _ in range(args.repeats)]
             parts = {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
             total = float(np.median([sum(run.values()) for run in runs]))
             rate = MABWISER_RATE.get(batch_size)

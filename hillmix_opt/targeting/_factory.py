@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hillmix.utils import estimator_from_name
 
+from ._disjoint import DisjointLinUCBStrategy
 from ._ensemble import BootstrapEnsembleStrategy
 from ._linucb import LinUCBStrategy
 from ._random import RandomStrategy
@@ -13,6 +14,7 @@ __all__ = ["STRATEGIES", "make_strategy"]
 #: Strategy names (the seed's ``--company_strategy`` values) and their classes.
 STRATEGIES = {
     "linucb": LinUCBStrategy,
+    "disjoint_linucb": DisjointLinUCBStrategy,
     "bootstrapped_dqn": BootstrapEnsembleStrategy,
     "bootstrap_ensemble": BootstrapEnsembleStrategy,
     "random": RandomStrategy,
@@ -24,9 +26,9 @@ def make_strategy(name: str, **params):
 
     Parameters
     ----------
-    name : {"linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random"}
+    name : {"linucb", "disjoint_linucb", "bootstrapped_dqn", "bootstrap_ensemble", "random"}
         ``"bootstrapped_dqn"`` is the seed's name for the bootstrapped
-        ensemble.
+        ensemble; ``"disjoint_linucb"`` is LinUCB with one model per action.
     **params
         Constructor parameters of that class; parameters it does not have
         are an error, not silently dropped.

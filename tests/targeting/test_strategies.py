@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from hillmix_opt import BootstrapEnsembleStrategy, LinUCBStrategy, RandomStrategy
+from hillmix_opt import (
+    BootstrapEnsembleStrategy,
+    DisjointLinUCBStrategy,
+    LinUCBStrategy,
+    RandomStrategy,
+)
 from hillmix_opt.targeting._base import counter_uniforms
+from hillmix_opt.targeting._disjoint import disjoint_linucb_scores
 from hillmix_opt.targeting._linucb import _single_precision_suffices, linucb_scores
 
 STRATEGIES = [
@@ -20,9 +26,19 @@ STRATEGIES = [
     LinUCBStrategy(pca_components=4, policy="softmax", temperature=0.05, random_state=0),
     BootstrapEnsembleStrategy(n_heads=4, pca_components=4, random_state=0),
     BootstrapEnsembleStrategy(n_heads=4, pca_components=4, policy="softmax", random_state=0),
+    DisjointLinUCBStrategy(random_state=0),
+    DisjointLinUCBStrategy(policy="softmax", temperature=0.05, random_state=0),
     RandomStrategy(random_state=0),
 ]
-IDS = ["linucb", "linucb-softmax", "ensemble", "ensemble-softmax", "random"]
+IDS = [
+    "linucb",
+    "linucb-softmax",
+    "ensemble",
+    "ensemble-softmax",
+    "disjoint",
+    "disjoint-softmax",
+    "random",
+]
 
 
 class LinearWorld:
@@ -240,6 +256,154 @@ def test_new_actions_inherit_what_similar_actions_taught():
     Xt = world.users(500)
     estimate = strategy.expected_reward(Xt)[:, 20:]
     assert np.corrcoef(estimate.ravel(), world.proba(Xt)[:, 20:].ravel())[0, 1] > 0.8
+
+
+# ------------------------------------------------------- one model per action
+def _naive_per_arm(batches, ids, ridge):
+    """Each action's ridge regression, user by user, in the first batch's standardisation."""
+    first = batches[0][0]
+    mean, scale = first.mean(axis=0), first.std(axis=0)
+    dx = first.shape[1] + 1
+    A = {a: ridge * np.eye(dx) for a in ids}
+    b = {a: np.zeros(dx) for a in ids}
+    for X, actions, rewards in batches:
+        for x, a, r in zip(X, actions, rewards, strict=True):
+            z = np.r_[1.0, (x - mean) / scale]
+            A[a] += np.outer(z, z)
+            b[a] += r * z
+    coef = np.array([np.linalg.solve(A[a], b[a]) for a in ids])
+    A_inv = np.array([np.linalg.inv(A[a]) for a in ids])
+    return coef, A_inv, lambda X: np.c_[np.ones(len(X)), (X - mean) / scale]
+
+
+def test_disjoint_matches_a_naive_per_arm_ridge():
+    # Batches small and large take the two ways of summing per action.
+    rng = np.random.default_rng(20)
+    ids = np.array([3, 8, 11, 20, 31])
+    strategy = DisjointLinUCBStrategy(alpha=0.8, ridge=2.0, random_state=0)
+    strategy.set_bank((ids, rng.normal(size=(5, 6))))
+    batches = []
+    for n in (7, 20, 33, 400):
+        X = rng.normal(loc=1.0, scale=2.0, size=(n, 3))
+        actions = rng.choice(ids[:4], n)  # the last action is never tried
+        rewards = rng.random(n)
+        strategy.partial_fit(X, actions, rewards)
+        batches.append((X, actions, rewards))
+    coef, A_inv, augment = _naive_per_arm(batches, ids, ridge=2.0)
+    np.testing.assert_allclose(strategy.coef_, coef, rtol=1e-10, atol=1e-12)
+    assert np.all(strategy.coef_[-1] == 0.0)
+    X = rng.normal(loc=1.0, scale=2.0, size=(50, 3))
+    np.testing.assert_allclose(strategy.expected_reward(X), augment(X) @ coef.T, rtol=1e-10)
+    # The bounds by hand, and the reference maths, agree with the scores
+    # (single precision: about 1e-6 of a score here).
+    Z = augment(X)
+    by_hand = Z @ coef.T + 0.8 * np.sqrt(np.einsum("ni,aij,nj->na", Z, A_inv, Z))
+    np.testing.assert_allclose(disjoint_linucb_scores(Z, coef, A_inv, 0.8), by_hand, rtol=1e-12)
+    assert strategy._score_dtype == np.float32
+    np.testing.assert_allclose(strategy._scores(X, 0), by_hand, rtol=1e-5, atol=1e-6)
+    # Epsilon-greedy on those bounds, wherever the best is clear.
+    ranked = np.sort(by_hand, axis=1)
+    clear = ranked[:, -1] - ranked[:, -2] > 1e-3
+    expected = np.full((50, 5), 0.05 / 5)
+    expected[np.arange(50), by_hand.argmax(axis=1)] += 0.95
+    assert clear.sum() > 40
+    np.testing.assert_allclose(strategy.predict_proba(X)[clear], expected[clear], rtol=1e-12)
+
+
+def test_disjoint_learns_and_beats_random():
+    # The linear world's truth is linear in the user features for each
+    # action: the per-action model is right for it.
+    regret, clicks = LinearWorld(0).run(DisjointLinUCBStrategy(random_state=0))
+    quarters = regret.reshape(4, -1).mean(axis=1)
+    assert np.all(np.diff(quarters) < 0), quarters
+    assert quarters[-1] < 0.5 * quarters[0], quarters
+    _, random_clicks = LinearWorld(0).run(RandomStrategy(random_state=0))
+    assert clicks.mean() > random_clicks.mean() + 0.1, (clicks.mean(), random_clicks.mean())
+
+
+def test_disjoint_small_batches_update_like_one_large_batch():
+    world = LinearWorld(21)
+    X, ids = world.users(600), world.rng.choice(world.ids, 600)
+    r = (world.rng.random(600) < 0.4).astype(float)
+    one = DisjointLinUCBStrategy(random_state=0).set_bank(world.bank)
+    one.partial_fit(X[:50], ids[:50], r[:50])  # fixes the standardisation for both
+    many = copy.deepcopy(one)
+    one.partial_fit(X[50:], ids[50:], r[50:])
+    for start in range(50, 600, 9):
+        many.partial_fit(X[start : start + 9], ids[start : start + 9], r[start : start + 9])
+    np.testing.assert_allclose(many.coef_, one.coef_, rtol=1e-9, atol=1e-12)
+    Xt = world.users(30)
+    np.testing.assert_allclose(many.predict_proba(Xt), one.predict_proba(Xt), atol=1e-12)
+    log = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)])
+    log["action_id"], log["reward"] = ids, r
+    fitted = DisjointLinUCBStrategy(random_state=0).fit(log, world.bank)
+    online = DisjointLinUCBStrategy(random_state=0).set_bank(world.bank).partial_fit(X, ids, r)
+    np.testing.assert_allclose(fitted.coef_, online.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_disjoint_keeps_the_models_of_kept_actions_and_starts_new_ones_fresh():
+    world = LinearWorld(22)
+    strategy = _warm(DisjointLinUCBStrategy(random_state=0), world, n=3000)
+    X = world.users(40)
+    coef = dict(zip(world.ids, strategy.coef_, strict=True))
+    scores = dict(zip(world.ids, strategy._scores(X, 0).T, strict=True))
+    kept, new = world.ids[10:], np.arange(900, 905)
+    strategy.set_bank((np.r_[kept, new], np.vstack([world.embeddings[10:], world.embeddings[:5]])))
+    np.testing.assert_array_equal(strategy.coef_[: kept.size], [coef[a] for a in kept])
+    # Scores to single-precision rounding: a row of a product rounds with its place.
+    kept_scores = strategy._scores(X, 0)[:, : kept.size].T
+    np.testing.assert_allclose(kept_scores, [scores[a] for a in kept], rtol=1e-6)
+    # New actions start from the prior, whatever their embeddings resemble:
+    # no estimate, and the same (wide) bound, so they tie exactly.
+    assert np.all(strategy.coef_[kept.size :] == 0.0)
+    proba = strategy.predict_proba(X)[:, kept.size :]
+    np.testing.assert_array_equal(proba, proba[:, :1].repeat(5, axis=1))
+    Xb = world.users(500)
+    ids, _ = strategy.decide(Xb)
+    strategy.partial_fit(Xb, ids, (world.rng.random(500) < 0.3).astype(float))
+    # Actions that left find their models as they left them.
+    strategy.set_bank(world.bank)
+    np.testing.assert_array_equal(strategy.coef_[:10], [coef[a] for a in world.ids[:10]])
+
+
+def test_disjoint_untried_actions_tie_exactly_and_share_the_greedy_draw():
+    world = LinearWorld(23, n_actions=9)
+    strategy = DisjointLinUCBStrategy(epsilon=0.1, random_state=0).set_bank(world.bank)
+    X = world.users(3000)
+    proba = strategy.predict_proba(X)
+    np.testing.assert_array_equal(proba, np.full((3000, 9), 1 / 9))
+    counts = np.bincount(np.searchsorted(world.ids, strategy.decide(X)[0]), minlength=9)
+    assert np.all(np.abs(counts - 3000 / 9) < 5 * np.sqrt(3000 / 9))
+    # Some tried, the rest untried: the untried still tie among themselves.
+    strategy.partial_fit(X[:200], world.ids[:3].repeat([50, 50, 100]), np.zeros(200))
+    scores = strategy._scores(world.users(500), 0)
+    np.testing.assert_array_equal(scores[:, 3:], scores[:, 3:4].repeat(6, axis=1))
+
+
+@pytest.mark.parametrize("n_regions", [3, 5])
+def test_disjoint_scores_in_double_precision_when_single_would_lose_widths(n_regions):
+    # One-hot columns sum to one, collinear with the intercept: each action's
+    # A is then ill-conditioned, and its widths are scored in double precision.
+    rng = np.random.default_rng(n_regions)
+    bank = (np.arange(6), rng.normal(size=(6, 3)))
+
+    def users(n):
+        return np.c_[np.eye(n_regions)[rng.integers(0, n_regions, n)], rng.normal(size=(n, 2))]
+
+    strategy = DisjointLinUCBStrategy(random_state=0).set_bank(bank)
+    X = users(6000)
+    strategy.partial_fit(X, rng.integers(0, 6, 6000), (rng.random(6000) < 0.2) * 1.0)
+    Xt = users(300)
+    Z = strategy._augmented_T(Xt).T
+    A = strategy._xx[:6] + np.eye(Z.shape[1])
+    expected = disjoint_linucb_scores(Z, strategy.coef_, np.linalg.inv(A), 1.0)
+    np.testing.assert_allclose(strategy._scores(Xt, 0), expected, rtol=1e-7, atol=1e-9)
+    assert strategy._score_dtype == np.float64
+    # Well-conditioned users keep single precision.
+    world = LinearWorld(3)
+    warm = _warm(DisjointLinUCBStrategy(random_state=0), world, n=2000)
+    warm.predict_proba(world.users(5))
+    assert warm._score_dtype == np.float32
 
 
 # --------------------------------------------------------------- propensities
@@ -559,7 +723,9 @@ def test_fit_warm_starts_from_a_log():
 
 
 # ----------------------------------------------------------------- bad input
-@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, RandomStrategy])
+@pytest.mark.parametrize(
+    "cls", [LinUCBStrategy, BootstrapEnsembleStrategy, DisjointLinUCBStrategy, RandomStrategy]
+)
 def test_bad_banks_are_refused(cls):
     strategy = cls(random_state=0)
     with pytest.raises(ValueError, match="empty bank"):
@@ -585,7 +751,7 @@ def test_bad_banks_are_refused(cls):
     np.testing.assert_array_equal(strategy.classes_, [1, 2, 3])
 
 
-@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy])
+@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, DisjointLinUCBStrategy])
 @pytest.mark.parametrize(
     "params",
     [{"epsilon": 1.5}, {"epsilon": 0.0}, {"policy": "greedy"}, {"temperature": 0.0}],
@@ -633,7 +799,9 @@ def test_frames_are_checked_by_their_columns_every_time():
     )
 
 
-@pytest.mark.parametrize("cls", [LinUCBStrategy, BootstrapEnsembleStrategy, RandomStrategy])
+@pytest.mark.parametrize(
+    "cls", [LinUCBStrategy, BootstrapEnsembleStrategy, DisjointLinUCBStrategy, RandomStrategy]
+)
 def test_bad_users_ids_and_rewards_are_refused_before_any_change(cls):
     world = LinearWorld(14, n_actions=5, dim=4)
     strategy = _warm(cls(random_state=0), world, n=50)
@@ -700,6 +868,42 @@ def test_bad_users_ids_and_rewards_are_refused_before_any_change(cls):
         with pytest.raises(error, match=message):
             call()
         assert pickle.dumps(strategy) == state, message
+
+
+@pytest.mark.parametrize("policy", ["epsilon_greedy", "softmax"])
+def test_disjoint_users_with_huge_features_get_valid_propensities(policy):
+    # Beyond about 1e19 single precision overflowed (NaN probabilities,
+    # infinite propensities); such users are scored in double precision,
+    # and beyond double precision divided by a power of two.
+    world = LinearWorld(24, n_actions=6, dim=4)
+    strategy = _warm(DisjointLinUCBStrategy(policy=policy, random_state=0), world)
+    X = world.users(40)
+    X[::4] *= np.logspace(3, 300, 10)[:, None]
+    proba = strategy.predict_proba(X)
+    assert np.all(proba > 0) and np.allclose(proba.sum(axis=1), 1.0)
+    ids, propensities = copy.deepcopy(strategy).decide(X)
+    assert np.all(propensities > 0) and np.all(np.isfinite(propensities))
+    np.testing.assert_array_equal(propensities, proba[np.arange(40), ids - 100])
+    # Such users change no one else's decision, and their own do not depend on the batch.
+    split = copy.deepcopy(strategy)
+    parts = [split.decide(X[i : i + 7]) for i in range(0, 40, 7)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), ids)
+    ordinary = np.ones(40, dtype=bool)
+    ordinary[::4] = False
+    alone = copy.deepcopy(strategy).predict_proba(X[ordinary])
+    np.testing.assert_array_equal(alone, proba[ordinary])
+    # Learning from them would overflow the sums of squares: refused, before any change.
+    state = pickle.dumps(strategy)
+    with pytest.raises(ValueError, match="beyond 1e"):
+        strategy.partial_fit(X, ids, np.ones(40))
+    assert pickle.dumps(strategy) == state
+
+
+@pytest.mark.parametrize("params", [{"alpha": 1e300}, {"alpha": -1.0}, {"ridge": 1e-300}])
+def test_disjoint_refuses_parameters_that_overflow(params):
+    strategy = DisjointLinUCBStrategy(**params)
+    with pytest.raises(ValueError, match=f"'{next(iter(params))}' parameter"):
+        strategy.set_bank((np.arange(2), np.eye(2)))
 
 
 def test_invalid_parameters_are_refused_at_the_first_bank():
