@@ -22,9 +22,6 @@ from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["DisjointLinUCBStrategy", "disjoint_linucb_scores"]
 
-# Largest feature, raw or standardised, in absolute value, learnt from.
-_LEARNABLE_FEATURES = 1e100
-
 # Users per distinct action of a batch from which the per-action sums of
 # x x^T are one product per action over the users sorted by action; below,
 # one product of the users' rows scattered into their action's columns
@@ -479,22 +476,6 @@ class DisjointLinUCBStrategy(_BaseStrategy):
             scores, offset, _ = self._score_blocks(X, start)
             return epsilon_greedy_draw(scores, offset, uniforms, self.epsilon)
         return super()._draw(X, start, uniforms)
-
-    def _record(self, X, slots, rewards):
-        # Learning sums squares of the features: beyond 1e100 (raw or
-        # standardised) they would overflow and leave every score NaN.
-        limit = _LEARNABLE_FEATURES
-        largest = max(float(X.max()), -float(X.min()))
-        if largest > limit or (
-            self._scaling_learnt and self._far_users(X, limit, largest)[0] is not None
-        ):
-            raise ValueError(
-                f"X_users has features beyond {limit:.0e} in absolute value, raw or in standard "
-                "deviations (user_scale_) from the mean (user_mean_) of the first users learnt "
-                "from; the strategy sums their squares in double precision. Rescale the "
-                "features, or leave such users out of learning (decisions take them)."
-            )
-        super()._record(X, slots, rewards)
 
     def _expected(self, X, start):
         self._refresh()
