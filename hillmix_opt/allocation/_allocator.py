@@ -442,7 +442,8 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         free = budget - lower.sum()
         upper = np.minimum(upper, lower + free)
         n_channels = len(lower)
-        if free <= 1e-12 * max(budget, 1.0) or np.all(upper - lower <= 0):
+        # Relative: an absolute floor would skip optimising any budget below it.
+        if free <= 1e-12 * budget or np.all(upper - lower <= 0):
             x = feasible_point(lower, lower, upper, budget)
             objective, gradient, responses = self._engine.value_and_grad(x)
             return {

@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 
@@ -240,6 +242,40 @@ def test_bounds_hold_and_call_bounds_replace_defaults(history):
 def test_zero_budget(history):
     result = BudgetAllocator(models=_store(history)).fit(history).optimize(0.0)
     assert result.optimal_allocation == dict.fromkeys(CHANNELS, 0.0) and result.success
+
+
+@given(
+    exponent=st.integers(-15, 12),
+    mantissa=st.floats(1.0, 9.99),
+    lower=st.sampled_from([(0.0, 0.0, 0.0), (0.1, 0.0, 0.2)]),
+    upper=st.sampled_from([(None, None, None), (0.5, None, 0.6), (1.0, 0.3, 1.0)]),
+)
+def test_allocation_sums_to_the_budget_at_any_scale(allocator, exponent, mantissa, lower, upper):
+    # Budgets below 1e-12 were over-allocated (three channels got 2.7e-12
+    # for a budget of 9e-13): the bound-snapping tolerance was absolute.
+    budget = mantissa * 10.0**exponent
+    bounds = {
+        c: (lo * budget, None if hi is None else hi * budget)
+        for c, lo, hi in zip(CHANNELS, lower, upper, strict=True)
+    }
+    result = allocator.optimize(budget, channel_bounds=bounds)
+    x = np.array(list(result.optimal_allocation.values()))
+    assert abs(x.sum() - budget) <= 1e-9 * budget, (x, budget)
+    assert result.total_budget == budget
+    for value, (lo, hi) in zip(x, bounds.values(), strict=True):
+        assert lo <= value and (hi is None or value <= hi), (x, bounds)
+
+
+def test_tiny_budgets_are_optimised_not_split_evenly(allocator):
+    # A budget below 1e-12 once counted as "the bounds leave a single
+    # allocation" and was split evenly. Social's store curve (exponent 0.8)
+    # is infinitely steep at zero: a tiny budget belongs to it.
+    budget = 9e-13
+    result = allocator.optimize(budget)
+    x = np.array(list(result.optimal_allocation.values()))
+    even = allocator.evaluate(pd.DataFrame([np.full(3, budget / 3)], columns=CHANNELS))
+    assert result.objective > 2 * even[("objective", "value")].iloc[0]
+    assert x.sum() == pytest.approx(budget, rel=1e-9) and x[2] == pytest.approx(budget)
 
 
 def test_failed_optimisation_is_reported_not_raised(history):
