@@ -18,13 +18,18 @@ from tqdm.auto import tqdm
 from hillmix._jax_setup import in_double_precision
 from hillmix.utils import resolve_seed
 
-from ._engine import Engine, feasible_point
+from ._engine import CHUNK, GRID_POINTS, SEARCH_DRAWS, Engine, feasible_point
 from ._models import resolve_models, resolve_weights
 from ._protocol import check_response_model
 from ._result import AllocationResult
 from ._utility import UTILITIES, resolve_utility
 
 __all__ = ["BudgetAllocator"]
+
+# Response values (draws x periods x channels) one evaluation of the objective
+# or of the search tables may ask the models for: 2 GiB in double precision.
+# Past it a horizon does not fit in a typical machine's memory.
+_MAX_RESPONSE_VALUES = 2**28
 
 
 class BudgetAllocator(TransformerMixin, BaseEstimator):
@@ -79,7 +84,10 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         warns (:class:`~hillmix_opt.ZeroWeightWarning`) and leaves the model
         out of the objective.
     num_periods : int, default=8
-        Periods the allocation's spend per period is held for.
+        Periods the allocation's spend per period is held for. :meth:`fit`
+        refuses a horizon (with the carryover) so long that one evaluation
+        would ask the models for more than 2**28 response values (draws x
+        periods x channels, about 2 GiB).
     carryover_periods : int, default=None
         Zero-spend periods after the horizon whose response counts (carryover
         of adstock). None: ``adstock_max_lag - 1`` of the model with the
@@ -299,6 +307,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             )
         else:
             carryover = int(self.carryover_periods)
+        _check_horizon(self.num_periods, carryover, int(n_draws), len(union))
 
         self.models_ = models
         self.model_labels_ = np.asarray(labels, dtype=object)
@@ -911,6 +920,26 @@ def _resolve_bounds(channel_bounds, names, lower, upper):
                 f"{upper[i]}."
             )
     return lower, upper
+
+
+def _check_horizon(num_periods, carryover, n_draws, n_channels):
+    """Refuse a horizon whose response arrays could not be held in memory.
+
+    The largest batch the engine evaluates at once is the search tables'
+    (``GRID_POINTS`` spends of up to ``SEARCH_DRAWS`` draws) or a chunk of
+    allocations over every draw; each asks the models for a response per
+    draw, period and channel.
+    """
+    batch = max(GRID_POINTS * min(n_draws, SEARCH_DRAWS), CHUNK * n_draws)
+    values = batch * (num_periods + carryover) * n_channels
+    if values > _MAX_RESPONSE_VALUES:
+        raise ValueError(
+            f"num_periods={num_periods} (with {carryover} carryover periods) is too long a "
+            f"horizon for {n_draws} posterior draws and {n_channels} channels: one evaluation "
+            f"would hold {values:.3g} response values ({values * 8 / 2**30:.3g} GiB), above the "
+            f"limit of {_MAX_RESPONSE_VALUES:.3g}. Lower num_periods (or carryover_periods, "
+            "or n_draws)."
+        )
 
 
 def _check_feasible(lower, upper, budget):

@@ -415,6 +415,16 @@ def test_carryover_defaults_to_the_longest_adstock(history):
     assert longer[0, 0] > shorter[0, 0]
 
 
+def test_horizons_too_long_for_memory_are_refused_at_fit(history):
+    # num_periods=10**9 once passed validation and ran out of memory in optimize.
+    spy = Spy(CHANNELS)
+    for params in ({"num_periods": 10**9}, {"carryover_periods": 10**9}):
+        with pytest.raises(ValueError, match=r"num_periods=\d+ \(with \d+ carryover periods\)"):
+            BudgetAllocator(models=spy, **params).fit(history)
+    assert spy.calls == 2  # the probes that count the draws, nothing more
+    assert BudgetAllocator(models=spy, num_periods=10**4).fit(history).num_periods == 10**4
+
+
 # ------------------------------------------- predict, transform, evaluate
 def test_predict_transform_evaluate_agree(allocator):
     table = allocator.predict([150.0, 250.0])
