@@ -647,6 +647,15 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             bad = [c for c, t in frame.dtypes.items() if not _is_number(t)]
             if bad:
                 raise ValueError(f"{name} has non-numeric channel column(s) {bad}.")
+            holes = frame.isna()
+            if holes.to_numpy().any():
+                rows = [str(r) for r in frame.index[holes.any(axis=1)]]
+                raise ValueError(
+                    f"{name} has no spend (NaN) for channel(s) "
+                    f"{[c for c in names if holes[c].any()]} in row(s) "
+                    f"{rows[:5] + ['...'] * (len(rows) > 5)}; give every channel's spend "
+                    "(0 for none)."
+                )
             values = check_array(frame.to_numpy(), dtype=np.float64, input_name=name)
             index = X.index
         else:
@@ -684,6 +693,16 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         if isinstance(scenarios, pd.Series):
             scenarios = scenarios.to_frame().T
         elif isinstance(scenarios, Mapping):
+            names = [str(c) for c in self.channel_names_]
+            for key, scenario in scenarios.items():
+                if isinstance(scenario, Mapping | pd.Series):
+                    keys = scenario.index if isinstance(scenario, pd.Series) else list(scenario)
+                    missing = [c for c in names if c not in {str(k) for k in keys}]
+                    if missing:
+                        raise ValueError(
+                            f"scenarios[{key!r}] lacks channel(s) {missing}; every scenario "
+                            f"gives the spend of each channel {names} (0 for none)."
+                        )
             scenarios = pd.DataFrame.from_dict(dict(scenarios), orient="index")
         allocations, index = self._allocation_table(scenarios, "scenarios")
         responses = self._engine.responses(allocations)
@@ -910,10 +929,14 @@ def _resolve_bounds(channel_bounds, names, lower, upper):
         if lo is not None:
             lower[i] = _check_budget(lo, f"channel_bounds[{channel!r}] lower bound")
         if hi is not None:
-            hi = float(hi)
-            if np.isnan(hi) or hi < 0:
-                raise ValueError(f"channel_bounds[{channel!r}] upper bound must be >= 0, got {hi}.")
-            upper[i] = hi
+            if isinstance(hi, np.generic):
+                hi = hi.item()
+            if not isinstance(hi, numbers.Real) or isinstance(hi, bool) or np.isnan(hi) or hi < 0:
+                raise ValueError(
+                    f"channel_bounds[{channel!r}] upper bound must be a number >= 0 (inf or None "
+                    f"for no bound), got {hi!r}."
+                )
+            upper[i] = float(hi)
         if lower[i] > upper[i]:
             raise ValueError(
                 f"channel_bounds[{channel!r}] has lower bound {lower[i]} above upper bound "

@@ -212,6 +212,9 @@ def test_bad_weights_are_clear_errors(history, weights, models, match):
         (100.0, {"tv": (20.0, 10.0)}, "lower bound 20.0 above upper bound 10.0"),
         (100.0, {"tv": (-5.0, 10.0)}, "must be non-negative"),
         (100.0, {"tv": 5.0}, "must be a pair"),
+        # Once "could not convert string to float", naming neither.
+        (100.0, {"tv": (0, "x")}, r"channel_bounds\['tv'\] upper bound must be a number"),
+        (100.0, {"tv": (0, float("nan"))}, r"channel_bounds\['tv'\] upper bound"),
     ],
 )
 def test_infeasible_problems_fail_before_optimising(history, budget, bounds, match):
@@ -454,6 +457,14 @@ def test_predict_transform_evaluate_agree(allocator):
     assert (evaluation[("combined", "lower")] <= evaluation[("combined", "upper")]).all()
     with pytest.raises(ValueError, match="lacks channel"):
         allocator.evaluate(pd.Series({"tv": 10.0}))
+    # A scenario missing a channel once said "Input scenarios contains NaN".
+    with pytest.raises(ValueError, match=r"scenarios\['b'\] lacks channel\(s\) \['social'\]"):
+        allocator.evaluate(
+            {"a": {"tv": 1.0, "search": 2.0, "social": 3.0}, "b": {"tv": 1.0, "search": 2.0}}
+        )
+    holes = pd.DataFrame([[1.0, 2.0, 3.0], [1.0, np.nan, 3.0]], columns=CHANNELS, index=["a", "b"])
+    with pytest.raises(ValueError, match=r"channel\(s\) \['search'\] in row\(s\) \['b'\]"):
+        allocator.evaluate(holes)
 
 
 def test_pandas_output_names_the_models(allocator, history):
