@@ -46,6 +46,27 @@ def check_sizes(sizes: dict) -> None:
             raise ValueError(f"{name} must be an int {within}, got {value!r}.")
 
 
+def prepare_output(output, name: str = "output") -> Path:
+    """Create the plots' directory, or raise a ValueError naming ``name`` and why not.
+
+    ``name`` is how the caller calls the path (``output`` or ``--output``).
+    """
+    path = Path(output)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ValueError(
+                f"{name} {str(path)!r} cannot be a directory: {str(blocking)!r} is a file. "
+                "Give a directory for the plots."
+            ) from None
+        raise ValueError(
+            f"{name} {str(path)!r}: cannot create the directory ({error.strerror})."
+        ) from None
+    return path
+
+
 def run_demo(
     output="demo_output",
     n_periods: int = 156,
@@ -68,7 +89,8 @@ def run_demo(
     Parameters
     ----------
     output : str or path-like, default="demo_output"
-        Directory for the plots (created if missing).
+        Directory for the plots (created if missing); a ValueError, before
+        any fit, when it cannot be one (an existing file, or under one).
     n_periods : int, default=156
         Weeks of simulated data, at least 16; the last quarter is held out.
     n_channels : int, default=4
@@ -92,8 +114,7 @@ def run_demo(
     check_sizes(
         {"n_periods": n_periods, "n_channels": n_channels, "n_draws": n_draws, "seed": seed}
     )
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = prepare_output(output)
     say = (
         (lambda text="": print(text, file=stream)) if stream is not None else (lambda text="": None)
     )

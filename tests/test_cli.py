@@ -66,6 +66,21 @@ def test_demo_refuses_sizes_it_cannot_run_before_fitting(argv, match, tmp_path, 
         run_demo(output=tmp_path / "out", n_channels=1)
 
 
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_demo_output_that_cannot_be_a_directory_is_a_usage_error(where, tmp_path, capsys):
+    # Both were tracebacks (FileExistsError, NotADirectoryError) after the sizes were checked.
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--output", str(tmp_path / where)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: --output '{tmp_path / where}' cannot be a directory: " in err
+    assert f"'{tmp_path / 'file'}' is a file" in err
+    with pytest.raises(ValueError, match=r"output .* cannot be a directory"):
+        run_demo(output=tmp_path / where)
+
+
 def test_targeting_generate_data_then_simulate(tmp_path, capsys):
     from hillmix_sim import SimulationResults
 
