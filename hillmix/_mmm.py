@@ -635,11 +635,22 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        lower, upper : ndarray of shape (n_periods,)
+        lower, upper : ndarray of shape (n_periods,), or Series for a DataFrame ``X``
+            The interval's bounds. For a DataFrame ``X``, two Series named
+            ``"lower"`` and ``"upper"`` on the index of ``X``, so that
+            ``lower, upper = mmm.predict_interval(X)`` works for both and
+            ``pd.concat(mmm.predict_interval(X), axis=1)`` is a table.
         """
         tail = _tail(coverage)
+        index = X.index if isinstance(X, pd.DataFrame) else None
         draws = self.sample_posterior_predictive(X)
-        return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
+        lower, upper = np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
+        if index is None:
+            return lower, upper
+        return (
+            pd.Series(lower, index=index, name="lower"),
+            pd.Series(upper, index=index, name="upper"),
+        )
 
     @in_double_precision
     def contributions(self, X, coverage: float = 0.9) -> pd.DataFrame:

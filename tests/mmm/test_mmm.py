@@ -64,6 +64,17 @@ def test_predictions_intervals_and_contributions_agree(fitted, data):
     mean, std = fitted.predict(X, return_std=True)
     lower, upper = fitted.predict_interval(X, coverage=0.9)
     assert mean.shape == std.shape == lower.shape == (80,)
+    # Labelled like contributions() for a DataFrame (they were bare arrays);
+    # arrays for an array.
+    assert (lower.name, upper.name) == ("lower", "upper")
+    assert lower.index.equals(X.index) and upper.index.equals(X.index)
+    shifted = X.set_axis(X.index + 100)
+    assert list(fitted.predict_interval(shifted)[0].index) == list(shifted.index)
+    with warnings.catch_warnings():  # fitted with feature names, given none
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        bare = fitted.predict_interval(X.to_numpy(), coverage=0.9)
+    assert all(type(bound) is np.ndarray for bound in bare)
+    np.testing.assert_array_equal(bare[0], lower.to_numpy())
     assert np.all(lower < mean) and np.all(mean < upper) and np.all(std > 0)
     contrib = fitted.contributions(X)
     means = contrib.xs("mean", axis=1, level=1)
