@@ -49,7 +49,8 @@ def plot_response_curves(model, channels=None, ax=None, coverage: float = 0.9):
     ax.set_xlabel("spend per period")
     ax.set_ylabel("response per period")
     ax.set_title(f"Steady-state response curves ({coverage:.0%} intervals)")
-    ax.legend(loc="upper left", fontsize="small")
+    # Not "upper left": the curves rise from the origin, the steepest into that corner.
+    ax.legend(loc="best", fontsize="small")
     return ax
 
 

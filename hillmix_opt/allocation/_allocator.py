@@ -519,6 +519,8 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             message=solution["message"],
             iterations=int(solution["iterations"]),
             coverage=float(self.coverage),
+            num_periods=int(self.num_periods),
+            carryover_periods=int(self.carryover_periods_),
         )
         if compare_to_current:
             current = summaries[1]

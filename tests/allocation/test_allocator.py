@@ -125,6 +125,12 @@ def test_summary_and_plot(allocator):
     )
     axes = result.plot()
     assert len(axes) == 2 and len(axes[1].patches) == 2 * len(CHANNELS)
+    # What the responses are totals over; room for the legend above the bars.
+    assert (result.num_periods, result.carryover_periods) == (4, 0)
+    assert "total over 4 periods" in axes[1].get_ylabel()
+    for ax in axes:
+        tallest = max(bar.get_y() + bar.get_height() for bar in ax.patches)
+        assert tallest <= 0.85 * ax.get_ylim()[1]
     plt.close("all")
     without = allocator.optimize(200.0)
     assert "current" not in without.summary() and without.current_objective is None
