@@ -22,7 +22,7 @@ from ._mmm import HillMixtureMMM  # noqa: E402
 from ._plotting import plot_contributions, plot_response_curves  # noqa: E402
 from ._priors import PRIOR_NAMES, default_priors  # noqa: E402
 from ._saturation import hill, hill_mixture  # noqa: E402
-from .exceptions import ConvergenceWarning  # noqa: E402
+from .exceptions import ConvergenceWarning, InferenceError  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
@@ -30,6 +30,7 @@ __all__ = [
     "PRIOR_NAMES",
     "ConvergenceWarning",
     "HillMixtureMMM",
+    "InferenceError",
     "bulk_ess",
     "default_priors",
     "enable_compilation_cache",

@@ -418,6 +418,10 @@ def run_svi(
     samples : dict of str to ndarray of shape (num_samples, ...)
     losses : ndarray of shape (num_steps,)
         The negative ELBO at each step.
+    drift : float
+        How far the guide still moved over the last tenth of the steps: the
+        largest change of a location in the unconstrained space, in units of
+        that coordinate's posterior standard deviation at the end.
     """
     with _progress(num_steps, progress, "SVI") as report:
 
@@ -427,32 +431,59 @@ def run_svi(
             # From initialisation to draws in one program, with a guide made
             # afresh in each trace: a guide keeps traced values that must not
             # leave the trace they were made in.
-            def run(key, *args):
+            # The learning rate is an argument, not a constant: fits at
+            # another rate reuse the program.
+            def run(key, learning_rate, *args):
                 auto_guide = guide_cls(model, init_loc_fn=init_to_feasible)
                 svi = SVI(model, auto_guide, Adam(learning_rate), Trace_ELBO())
                 fit_key, draw_key = jax.random.split(key)
                 state = svi.init(fit_key, *args)
-                state, losses = jax.lax.scan(
-                    lambda s, _: svi.update(s, *args), state, None, length=num_steps
-                )
+
+                def steps(state, length):
+                    return jax.lax.scan(
+                        lambda s, _: svi.update(s, *args), state, None, length=length
+                    )
+
+                # The last tenth apart, to see how far the guide still moves.
+                last = max(num_steps // 10, 1)
+                state, head = steps(state, num_steps - last)
+                before = _guide_locs_and_sds(svi.get_params(state))[0]
+                state, tail = steps(state, last)
                 params = svi.get_params(state)
+                locs, sds = _guide_locs_and_sds(params)
+                drift = jnp.max(jnp.abs(locs - before) / sds)
                 latents = auto_guide.sample_posterior(draw_key, params, sample_shape=(num_samples,))
                 derived = Predictive(
                     model, posterior_samples=latents, return_sites=list(return_sites)
                 )(draw_key, *args[:-1], None)
-                return {**latents, **derived}, losses
+                return {**latents, **derived}, jnp.concatenate([head, tail]), drift
 
             return jit(run)
 
-        settings = (num_steps, num_samples, guide, learning_rate, tuple(return_sites))
+        settings = (num_steps, num_samples, guide, tuple(return_sites))
         default_compilation_cache()
         runner = _RUNNERS.get(
             None if cache_key is None or progress else ("svi", cache_key, settings), build
         )
-        draws, losses = runner(key, *model_args)
+        draws, losses, drift = runner(key, jnp.asarray(learning_rate, dtype=float), *model_args)
         # The optimisation is one compiled program (its guide cannot leave
         # it), so the bar moves once, at the end; a callback inside would
         # change the compiled code and with it the numbers.
         if report is not None:
             report(num_steps)
-    return {k: np.asarray(v) for k, v in draws.items()}, np.asarray(losses)
+    return {k: np.asarray(v) for k, v in draws.items()}, np.asarray(losses), float(drift)
+
+
+def _guide_locs_and_sds(params):
+    """An automatic guide's locations and marginal standard deviations, flat.
+
+    AutoNormal keeps ``<site>_auto_loc`` and ``<site>_auto_scale`` per site;
+    AutoMultivariateNormal one ``auto_loc`` and ``auto_scale_tril``, whose
+    rows' norms are the marginal standard deviations.
+    """
+    if "auto_scale_tril" in params:
+        return params["auto_loc"], jnp.linalg.norm(params["auto_scale_tril"], axis=-1)
+    sites = sorted(name[: -len("_auto_loc")] for name in params if name.endswith("_auto_loc"))
+    locs = jnp.concatenate([jnp.ravel(params[f"{site}_auto_loc"]) for site in sites])
+    sds = jnp.concatenate([jnp.ravel(params[f"{site}_auto_scale"]) for site in sites])
+    return locs, sds

@@ -17,7 +17,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adstock import lag_stack, lag_windows
-from ._diagnostics import ESS_MIN, RHAT_MAX, effective_k, mcmc_diagnostics, svi_diagnostics
+from ._diagnostics import (
+    ESS_MIN,
+    RHAT_MAX,
+    SVI_DRIFT_MAX,
+    SVI_TREND_MAX,
+    effective_k,
+    mcmc_diagnostics,
+    svi_diagnostics,
+)
 from ._inference import run_nuts, run_svi
 from ._jax_setup import double_precision, in_double_precision, traced
 from ._model import (
@@ -30,7 +38,7 @@ from ._model import (
 )
 from ._priors import priors_key, resolve_priors
 from ._random import resolve_seed
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, InferenceError
 
 __all__ = ["HillMixtureMMM"]
 
@@ -158,7 +166,9 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         Largest NUTS tree depth: at most ``2**max_tree_depth`` leapfrog
         steps per draw.
     svi_steps : int, default=5000
-        Optimisation steps for ``inference="svi"``.
+        Optimisation steps for ``inference="svi"``. Fit warns
+        (:class:`~hillmix.ConvergenceWarning`) when the guide or the ELBO
+        still moved at the end of them (see ``diagnostics_``).
     svi_guide : {"normal", "multivariate_normal"}, default="normal"
         AutoNormal or AutoMultivariateNormal guide.
     svi_learning_rate : float, default=0.01
@@ -185,7 +195,15 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` and,
         for NUTS, ``target_accept`` (the target the kept draws were sampled
         at) and ``first_run_divergences`` (those that made ``"auto"`` sample
-        again, or ``divergences``) or, for SVI, ``elbo``.
+        again, or ``divergences``) or, for SVI, ``elbo`` (mean over the last
+        tenth of the steps), ``drift`` (the largest change of a guide
+        location over that last tenth, in posterior standard deviations) and
+        ``elbo_trend`` (the change of the median ELBO between the last two
+        quarters of the steps, in units of its step-to-step noise);
+        ``converged`` when the drift is at most 2 and the trend at most 1 in
+        size, else fit warns with
+        :class:`~hillmix.ConvergenceWarning`. An SVI fit whose ELBO or draws
+        are not finite raises :class:`~hillmix.InferenceError` instead.
     effective_k_ : DataFrame of shape (n_channels, 3)
         Effective number of components per channel, ``1 / sum_k w**2``:
         posterior mean and 90% interval. The weights ``w = pi * A / sum(pi *
@@ -407,7 +425,7 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
             diagnostics["target_accept"] = target
             diagnostics["first_run_divergences"] = first_divergences
         else:
-            samples, losses = run_svi(
+            samples, losses, drift = run_svi(
                 model,
                 data,
                 key,
@@ -419,8 +437,9 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
                 progress=self.progress,
                 cache_key=model_key,
             )
+            _check_svi_finite(samples, losses, self.svi_learning_rate)
             n_chains, sample_stats = 1, None
-            diagnostics = svi_diagnostics(samples, losses)
+            diagnostics = svi_diagnostics(samples, losses, drift)
 
         # Set fitted attributes only now: a failed fit leaves none behind.
         self.channel_names_ = names[fitted.media_idx]
@@ -441,6 +460,14 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
                 f"{diagnostics['divergences']} divergent transitions (limit 0). "
                 "Try more num_warmup/num_samples, a higher target_accept, or "
                 "fewer components; see diagnostics_['summary'].",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif self.inference == "svi" and not diagnostics["converged"]:
+            warnings.warn(
+                f"HillMixtureMMM's SVI fit did not converge in {self.svi_steps} steps: "
+                f"{_svi_unsettled(diagnostics, self.svi_learning_rate)} See "
+                "diagnostics_['drift'] and diagnostics_['elbo_trend'].",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -635,11 +662,22 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        lower, upper : ndarray of shape (n_periods,)
+        lower, upper : ndarray of shape (n_periods,), or Series for a DataFrame ``X``
+            The interval's bounds. For a DataFrame ``X``, two Series named
+            ``"lower"`` and ``"upper"`` on the index of ``X``, so that
+            ``lower, upper = mmm.predict_interval(X)`` works for both and
+            ``pd.concat(mmm.predict_interval(X), axis=1)`` is a table.
         """
         tail = _tail(coverage)
+        index = X.index if isinstance(X, pd.DataFrame) else None
         draws = self.sample_posterior_predictive(X)
-        return np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
+        lower, upper = np.quantile(draws, tail, axis=0), np.quantile(draws, 1 - tail, axis=0)
+        if index is None:
+            return lower, upper
+        return (
+            pd.Series(lower, index=index, name="lower"),
+            pd.Series(upper, index=index, name="upper"),
+        )
 
     @in_double_precision
     def contributions(self, X, coverage: float = 0.9) -> pd.DataFrame:
@@ -948,6 +986,43 @@ def _check_numeric_columns(X):
             raise ValueError(
                 f"X has non-numeric column(s) {bad}; spend and controls must be numbers."
             )
+
+
+def _svi_unsettled(diagnostics, learning_rate):
+    """Why an SVI fit failed its checks, and what to change."""
+    reasons = []
+    if diagnostics["drift"] > SVI_DRIFT_MAX:
+        reasons.append(
+            f"a location of the guide still moved by {diagnostics['drift']:.2g} posterior "
+            f"standard deviations over the last tenth of the steps (limit {SVI_DRIFT_MAX:g}): "
+            f"the steps are too large to settle, lower svi_learning_rate (now "
+            f"{learning_rate:g})."
+        )
+    if abs(diagnostics["elbo_trend"]) > SVI_TREND_MAX:
+        reasons.append(
+            f"the ELBO still moved by {diagnostics['elbo_trend']:.2g} times its noise between "
+            f"the last two quarters of the steps (limit {SVI_TREND_MAX:g}): give it more "
+            "svi_steps."
+        )
+    return " ".join(reasons) or "its loss is not finite."
+
+
+def _check_svi_finite(samples, losses, learning_rate):
+    """Refuse an SVI fit whose loss or draws are not finite: every output would be NaN."""
+    bad_sites = sorted(name for name, v in samples.items() if not np.all(np.isfinite(v)))
+    finite = np.isfinite(losses)
+    if finite.all() and not bad_sites:
+        return
+    what = []
+    if not finite.all():
+        what.append(f"the ELBO became non-finite at step {int(np.argmin(finite)) + 1}")
+    if bad_sites:
+        what.append(f"the draws of {bad_sites} are not finite")
+    raise InferenceError(
+        f"SVI diverged: {' and '.join(what)}. The optimiser's steps are too large for this "
+        f"model and data: lower svi_learning_rate (now {learning_rate:g}; the default is "
+        "0.01), or use inference='nuts'."
+    )
 
 
 def _check_non_negative(media, names):

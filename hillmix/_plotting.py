@@ -31,7 +31,8 @@ def plot_response_curves(model, channels=None, ax=None, coverage: float = 0.9):
     >>> from hillmix_sim import make_mmm_data
     >>> X, y, _ = make_mmm_data(n_periods=40, n_channels=2, random_state=0)
     >>> mmm = HillMixtureMMM(n_components=1, inference="svi", svi_steps=100,
-    ...                      num_samples=50, random_state=0).fit(X, y)
+    ...                      svi_learning_rate=0.05, num_samples=50,
+    ...                      random_state=0).fit(X, y)
     >>> ax = plot_response_curves(mmm)
     >>> len(ax.lines)
     2
@@ -48,7 +49,8 @@ def plot_response_curves(model, channels=None, ax=None, coverage: float = 0.9):
     ax.set_xlabel("spend per period")
     ax.set_ylabel("response per period")
     ax.set_title(f"Steady-state response curves ({coverage:.0%} intervals)")
-    ax.legend(loc="upper left", fontsize="small")
+    # Not "upper left": the curves rise from the origin, the steepest into that corner.
+    ax.legend(loc="best", fontsize="small")
     return ax
 
 

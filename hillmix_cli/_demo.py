@@ -46,6 +46,27 @@ def check_sizes(sizes: dict) -> None:
             raise ValueError(f"{name} must be an int {within}, got {value!r}.")
 
 
+def prepare_output(output, name: str = "output") -> Path:
+    """Create the plots' directory, or raise a ValueError naming ``name`` and why not.
+
+    ``name`` is how the caller calls the path (``output`` or ``--output``).
+    """
+    path = Path(output)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ValueError(
+                f"{name} {str(path)!r} cannot be a directory: {str(blocking)!r} is a file. "
+                "Give a directory for the plots."
+            ) from None
+        raise ValueError(
+            f"{name} {str(path)!r}: cannot create the directory ({error.strerror})."
+        ) from None
+    return path
+
+
 def run_demo(
     output="demo_output",
     n_periods: int = 156,
@@ -68,7 +89,8 @@ def run_demo(
     Parameters
     ----------
     output : str or path-like, default="demo_output"
-        Directory for the plots (created if missing).
+        Directory for the plots (created if missing); a ValueError, before
+        any fit, when it cannot be one (an existing file, or under one).
     n_periods : int, default=156
         Weeks of simulated data, at least 16; the last quarter is held out.
     n_channels : int, default=4
@@ -92,8 +114,7 @@ def run_demo(
     check_sizes(
         {"n_periods": n_periods, "n_channels": n_channels, "n_draws": n_draws, "seed": seed}
     )
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = prepare_output(output)
     say = (
         (lambda text="": print(text, file=stream)) if stream is not None else (lambda text="": None)
     )
@@ -128,7 +149,7 @@ def run_demo(
     y_hat = mmm.predict(X)
     test = slice(n_train, None)
     coverage = float(
-        np.mean((y.to_numpy()[test] >= lower[test]) & (y.to_numpy()[test] <= upper[test]))
+        np.mean((y.iloc[test] >= lower.iloc[test]) & (y.iloc[test] <= upper.iloc[test]))
     )
     rmse = float(np.sqrt(np.mean((y.to_numpy()[test] - y_hat[test]) ** 2)))
     d = mmm.diagnostics_
@@ -164,20 +185,9 @@ def run_demo(
     say("Response curves against the truth (0 to 4x typical spend):")
     say(recovery.round(1).to_string())
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    mmm.plot_response_curves(ax=axes[0])
-    for channel in mmm.channel_names_:
-        grid = mmm.response_curve(channel)["spend"]
-        axes[0].plot(grid, truth.true_response(channel, grid), "k:", lw=1)
-    axes[0].set_title("Fitted response curves (dotted: truth)")
-    ax = axes[1]
-    ax.plot(y.to_numpy(), "k.", ms=3, label="observed")
-    ax.plot(y_hat, label="posterior mean")
-    ax.fill_between(range(len(y)), lower, upper, alpha=0.25, label="90% interval")
-    ax.axvline(n_train - 0.5, color="grey", ls="--", lw=1)
-    ax.set_title("Fit and held-out forecast")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
+    fig = plot_fit(
+        mmm, truth, X, y, n_train, lower=lower, upper=upper, y_hat=y_hat, target="in-store revenue"
+    )
     fig.savefig(output / "response_curves.png", dpi=110)
     plt.close(fig)
 
@@ -200,6 +210,105 @@ def run_demo(
         "effective_k": mmm.effective_k_,
         "recovery": recovery,
     }
+
+
+def plot_fit(
+    mmm,
+    truth,
+    X,
+    y,
+    n_train,
+    *,
+    lower=None,
+    upper=None,
+    y_hat=None,
+    coverage=0.9,
+    target="target",
+):
+    """The demo's first figure: curves against the truth, and the forecast.
+
+    Left, each channel's fitted steady-state response (posterior mean, solid,
+    and its band) with its true curve dotted in the same colour; right, the
+    target, the posterior mean and interval, and where the hold-out starts.
+
+    Parameters
+    ----------
+    mmm : HillMixtureMMM
+        Fitted on the first ``n_train`` rows.
+    truth : MMMDataGenerator
+        The fitted generator the data came from.
+    X, y : DataFrame and Series
+        The whole series.
+    n_train : int
+        Rows fitted on; the rest are held out.
+    lower, upper, y_hat : array-like of shape (n_periods,), default=None
+        The interval and the mean on ``X``; computed when None.
+    coverage : float, default=0.9
+    target : str, default="target"
+        What ``y`` is, for the forecast's axis label.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        With two Axes: ``figure.axes[0]`` the curves, ``figure.axes[1]``
+        the forecast.
+    """
+    from matplotlib.lines import Line2D
+
+    if lower is None or upper is None:
+        lower, upper = mmm.predict_interval(X, coverage=coverage)
+    y_hat = mmm.predict(X) if y_hat is None else y_hat
+    fig, (curves, forecast) = plt.subplots(1, 2, figsize=(14, 5), layout="constrained")
+    band = f"{coverage:.0%}"
+    handles = []
+    for i, channel in enumerate(mmm.channel_names_):
+        color = f"C{i}"
+        curve = mmm.response_curve(channel, coverage=coverage)
+        curves.plot(curve["spend"], curve["mean"], color=color)
+        curves.fill_between(curve["spend"], curve["lower"], curve["upper"], color=color, alpha=0.2)
+        true = truth.true_response(channel, curve["spend"])
+        curves.plot(curve["spend"], true, color=color, ls=":", lw=2)
+        handles.append(Line2D([], [], color=color, lw=6, alpha=0.6, label=str(channel)))
+    # Colour says which channel, line style fitted or true.
+    handles += [
+        Line2D([], [], color="k", label=f"fitted: posterior mean, {band} band"),
+        Line2D([], [], color="k", ls=":", lw=2, label="true curve"),
+    ]
+    # Below the axes: inside, it covered a curve.
+    curves.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=3,
+        fontsize="small",
+    )
+    curves.set_xlabel("spend per week (held constant)")
+    curves.set_ylabel("response per week")
+    curves.set_title("Steady-state response curves: fitted (solid) and true (dotted)")
+
+    weeks = np.arange(len(y))
+    forecast.plot(weeks, np.asarray(y), "k.", ms=3, label="observed")
+    forecast.plot(weeks, np.asarray(y_hat), color="C0", label="posterior mean")
+    forecast.fill_between(
+        weeks,
+        np.asarray(lower),
+        np.asarray(upper),
+        color="C0",
+        alpha=0.25,
+        label=f"{band} predictive interval",
+    )
+    forecast.axvline(
+        n_train - 0.5,
+        color="grey",
+        ls="--",
+        lw=1,
+        label=f"end of fit (weeks {n_train}+ held out)",
+    )
+    forecast.set_xlabel("week")
+    forecast.set_ylabel(target)
+    forecast.set_title("Fit and held-out forecast")
+    forecast.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize="small")
+    return fig
 
 
 def _allocate(X, n_train, store, n_draws, seed, progress, output, say):
@@ -239,9 +348,16 @@ def _allocate(X, n_train, store, n_draws, seed, progress, output, say):
     say()
     say(
         f"Budget allocation: {budget:,.0f} per week for 13 weeks, maximising "
-        "0.3 x in-store + 0.5 x online revenue (posterior mean):"
+        "0.3 x in-store + 0.5 x online revenue (posterior mean) over the 13 weeks and "
+        f"the {allocator.carryover_periods_} weeks of carryover after them:"
     )
-    say(result.summary().round(1).to_string())
+    # Shares as percentages: rounded to one decimal as fractions, they read
+    # 0.2, 0.4, 0.2, 0.2.
+    say(
+        result.summary().to_string(
+            formatters={"share": "{:.1%}".format}, float_format=lambda v: f"{v:,.1f}"
+        )
+    )
     gain = result.combined_response - result.current_combined_response
     say(
         f"Profit over the quarter and its carryover: {result.combined_response:,.0f} "

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         import hillmix
 
-        from ._demo import check_sizes, run_demo
+        from ._demo import check_sizes, prepare_output, run_demo
 
         try:  # before the slow fits
             check_sizes(
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--seed": args.seed,
                 }
             )
+            prepare_output(args.output, "--output")
         except ValueError as error:
             parser.error(str(error))
         # A second demo run loads the compiled sampler instead of compiling.

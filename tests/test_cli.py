@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ from hillmix_cli._demo import run_demo
 
 # 60 draws are far too few to converge; this test is about the pipeline.
 @pytest.mark.filterwarnings("ignore::hillmix.exceptions.ConvergenceWarning")
-def test_demo_runs_end_to_end(tmp_path):
+def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+    figures = _keep_figures(monkeypatch)
     out = io.StringIO()
     report = run_demo(
         output=tmp_path, n_periods=64, n_channels=2, seed=1, progress=False, stream=out, n_draws=60
@@ -31,6 +33,50 @@ def test_demo_runs_end_to_end(tmp_path):
     spent = sum(result.optimal_allocation.values())
     assert abs(spent - result.total_budget) <= 1e-6 * result.total_budget
     assert set(result.response_by_model) == {"in-store", "online"}
+    # Shares as percentages (once rounded to one decimal: 0.2, 0.4, 0.2, 0.2).
+    assert re.search(r"\nchannel_0 +[\d,.]+ +\d+\.\d%", text)
+    _check_figures(figures, ["channel_0", "channel_1"])
+
+
+def _keep_figures(monkeypatch):
+    """Keep the demo's figures (it saves and closes them) for their labels."""
+    import hillmix_cli._demo as demo
+    from hillmix_opt import AllocationResult
+
+    kept, plot_fit, plot_allocation = {}, demo.plot_fit, AllocationResult.plot
+    monkeypatch.setattr(demo, "plot_fit", lambda *a, **k: kept.setdefault("fit", plot_fit(*a, **k)))
+    monkeypatch.setattr(
+        AllocationResult,
+        "plot",
+        lambda self, ax=None: kept.setdefault("bars", plot_allocation(self)),
+    )
+    return kept
+
+
+def _check_figures(figures, channels):
+    curves, forecast = figures["fit"].axes
+    figures["fit"].canvas.draw()
+    # Which true curve is whose: dotted, in the colour of the channel's fit,
+    # with a legend saying so (they were black dotted lines, unlabelled).
+    fitted = [line for line in curves.lines if line.get_linestyle() == "-"]
+    true = [line for line in curves.lines if line.get_linestyle() == ":"]
+    assert [line.get_color() for line in true] == [line.get_color() for line in fitted]
+    assert len(true) == len(channels)
+    texts = [t.get_text() for t in curves.get_legend().get_texts()]
+    assert texts[: len(channels)] == channels and "true curve" in texts
+    assert any(t.startswith("fitted") for t in texts)
+    # The legend covered a curve: now it sits below the axes, as the forecast's.
+    for ax in (curves, forecast):
+        assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0
+    assert forecast.get_xlabel() == "week" and curves.get_xlabel().startswith("spend")
+    forecast_texts = [t.get_text() for t in forecast.get_legend().get_texts()]
+    assert any(t.startswith("end of fit") for t in forecast_texts)
+    # Allocation: room above the tallest bar, and what the responses cover.
+    spend, response = figures["bars"]
+    assert "13 periods + 7 of carryover" in response.get_ylabel()
+    for ax in (spend, response):
+        tallest = max(bar.get_y() + bar.get_height() for bar in ax.patches)
+        assert tallest <= 0.85 * ax.get_ylim()[1]
 
 
 def test_cli_entry_points():
@@ -64,6 +110,21 @@ def test_demo_refuses_sizes_it_cannot_run_before_fitting(argv, match, tmp_path, 
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="n_channels must be an int >= 2"):
         run_demo(output=tmp_path / "out", n_channels=1)
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_demo_output_that_cannot_be_a_directory_is_a_usage_error(where, tmp_path, capsys):
+    # Both were tracebacks (FileExistsError, NotADirectoryError) after the sizes were checked.
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--output", str(tmp_path / where)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: --output '{tmp_path / where}' cannot be a directory: " in err
+    assert f"'{tmp_path / 'file'}' is a file" in err
+    with pytest.raises(ValueError, match=r"output .* cannot be a directory"):
+        run_demo(output=tmp_path / where)
 
 
 def test_targeting_generate_data_then_simulate(tmp_path, capsys):

@@ -18,13 +18,18 @@ from tqdm.auto import tqdm
 from hillmix._jax_setup import in_double_precision
 from hillmix.utils import resolve_seed
 
-from ._engine import Engine, feasible_point
+from ._engine import CHUNK, GRID_POINTS, SEARCH_DRAWS, Engine, feasible_point
 from ._models import resolve_models, resolve_weights
 from ._protocol import check_response_model
 from ._result import AllocationResult
 from ._utility import UTILITIES, resolve_utility
 
 __all__ = ["BudgetAllocator"]
+
+# Response values (draws x periods x channels) one evaluation of the objective
+# or of the search tables may ask the models for: 2 GiB in double precision.
+# Past it a horizon does not fit in a typical machine's memory.
+_MAX_RESPONSE_VALUES = 2**28
 
 
 class BudgetAllocator(TransformerMixin, BaseEstimator):
@@ -79,7 +84,10 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         warns (:class:`~hillmix_opt.ZeroWeightWarning`) and leaves the model
         out of the objective.
     num_periods : int, default=8
-        Periods the allocation's spend per period is held for.
+        Periods the allocation's spend per period is held for. :meth:`fit`
+        refuses a horizon (with the carryover) so long that one evaluation
+        would ask the models for more than 2**28 response values (draws x
+        periods x channels, about 2 GiB).
     carryover_periods : int, default=None
         Zero-spend periods after the horizon whose response counts (carryover
         of adstock). None: ``adstock_max_lag - 1`` of the model with the
@@ -299,6 +307,7 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             )
         else:
             carryover = int(self.carryover_periods)
+        _check_horizon(self.num_periods, carryover, int(n_draws), len(union))
 
         self.models_ = models
         self.model_labels_ = np.asarray(labels, dtype=object)
@@ -442,7 +451,8 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         free = budget - lower.sum()
         upper = np.minimum(upper, lower + free)
         n_channels = len(lower)
-        if free <= 1e-12 * max(budget, 1.0) or np.all(upper - lower <= 0):
+        # Relative: an absolute floor would skip optimising any budget below it.
+        if free <= 1e-12 * budget or np.all(upper - lower <= 0):
             x = feasible_point(lower, lower, upper, budget)
             objective, gradient, responses = self._engine.value_and_grad(x)
             return {
@@ -509,6 +519,8 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             message=solution["message"],
             iterations=int(solution["iterations"]),
             coverage=float(self.coverage),
+            num_periods=int(self.num_periods),
+            carryover_periods=int(self.carryover_periods_),
         )
         if compare_to_current:
             current = summaries[1]
@@ -637,6 +649,15 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
             bad = [c for c, t in frame.dtypes.items() if not _is_number(t)]
             if bad:
                 raise ValueError(f"{name} has non-numeric channel column(s) {bad}.")
+            holes = frame.isna()
+            if holes.to_numpy().any():
+                rows = [str(r) for r in frame.index[holes.any(axis=1)]]
+                raise ValueError(
+                    f"{name} has no spend (NaN) for channel(s) "
+                    f"{[c for c in names if holes[c].any()]} in row(s) "
+                    f"{rows[:5] + ['...'] * (len(rows) > 5)}; give every channel's spend "
+                    "(0 for none)."
+                )
             values = check_array(frame.to_numpy(), dtype=np.float64, input_name=name)
             index = X.index
         else:
@@ -674,6 +695,16 @@ class BudgetAllocator(TransformerMixin, BaseEstimator):
         if isinstance(scenarios, pd.Series):
             scenarios = scenarios.to_frame().T
         elif isinstance(scenarios, Mapping):
+            names = [str(c) for c in self.channel_names_]
+            for key, scenario in scenarios.items():
+                if isinstance(scenario, Mapping | pd.Series):
+                    keys = scenario.index if isinstance(scenario, pd.Series) else list(scenario)
+                    missing = [c for c in names if c not in {str(k) for k in keys}]
+                    if missing:
+                        raise ValueError(
+                            f"scenarios[{key!r}] lacks channel(s) {missing}; every scenario "
+                            f"gives the spend of each channel {names} (0 for none)."
+                        )
             scenarios = pd.DataFrame.from_dict(dict(scenarios), orient="index")
         allocations, index = self._allocation_table(scenarios, "scenarios")
         responses = self._engine.responses(allocations)
@@ -900,16 +931,40 @@ def _resolve_bounds(channel_bounds, names, lower, upper):
         if lo is not None:
             lower[i] = _check_budget(lo, f"channel_bounds[{channel!r}] lower bound")
         if hi is not None:
-            hi = float(hi)
-            if np.isnan(hi) or hi < 0:
-                raise ValueError(f"channel_bounds[{channel!r}] upper bound must be >= 0, got {hi}.")
-            upper[i] = hi
+            if isinstance(hi, np.generic):
+                hi = hi.item()
+            if not isinstance(hi, numbers.Real) or isinstance(hi, bool) or np.isnan(hi) or hi < 0:
+                raise ValueError(
+                    f"channel_bounds[{channel!r}] upper bound must be a number >= 0 (inf or None "
+                    f"for no bound), got {hi!r}."
+                )
+            upper[i] = float(hi)
         if lower[i] > upper[i]:
             raise ValueError(
                 f"channel_bounds[{channel!r}] has lower bound {lower[i]} above upper bound "
                 f"{upper[i]}."
             )
     return lower, upper
+
+
+def _check_horizon(num_periods, carryover, n_draws, n_channels):
+    """Refuse a horizon whose response arrays could not be held in memory.
+
+    The largest batch the engine evaluates at once is the search tables'
+    (``GRID_POINTS`` spends of up to ``SEARCH_DRAWS`` draws) or a chunk of
+    allocations over every draw; each asks the models for a response per
+    draw, period and channel.
+    """
+    batch = max(GRID_POINTS * min(n_draws, SEARCH_DRAWS), CHUNK * n_draws)
+    values = batch * (num_periods + carryover) * n_channels
+    if values > _MAX_RESPONSE_VALUES:
+        raise ValueError(
+            f"num_periods={num_periods} (with {carryover} carryover periods) is too long a "
+            f"horizon for {n_draws} posterior draws and {n_channels} channels: one evaluation "
+            f"would hold {values:.3g} response values ({values * 8 / 2**30:.3g} GiB), above the "
+            f"limit of {_MAX_RESPONSE_VALUES:.3g}. Lower num_periods (or carryover_periods, "
+            "or n_draws)."
+        )
 
 
 def _check_feasible(lower, upper, budget):

@@ -394,7 +394,9 @@ def feasible_point(x, lower, upper, budget):
             break
         x = np.clip(x + gap * room / total, lower, upper)
     # Spend a rounding error off a bound is on it (the sum moves by as much).
-    tolerance = 1e-12 * max(budget, 1.0)
+    # Relative to the budget: an absolute floor would snap every channel of
+    # a budget below it to its upper bound, and the sum far past the budget.
+    tolerance = 1e-12 * budget
     x = np.where(x - lower <= tolerance, lower, x)
     return np.where(upper - x <= tolerance, upper, x)
 

@@ -57,6 +57,10 @@ class AllocationResult:
     current_combined_response : float or None
     current_objective : float or None
         The utility of the historical allocation's combined response.
+    num_periods : int or None
+        Periods the spend is held for (the allocator's ``num_periods``).
+    carryover_periods : int or None
+        Zero-spend periods after them whose response counts.
 
     Examples
     --------
@@ -88,6 +92,8 @@ class AllocationResult:
     current_response_by_model: dict | None = None
     current_combined_response: float | None = None
     current_objective: float | None = None
+    num_periods: int | None = None
+    carryover_periods: int | None = None
 
     def summary(self) -> pd.DataFrame:
         """One row per channel and a ``"total"`` row.
@@ -140,7 +146,8 @@ class AllocationResult:
         -------
         axes : ndarray of two matplotlib Axes
             Spend per channel (optimal, and current when compared), and the
-            weighted response per channel stacked by model.
+            weighted response per channel stacked by model, a total over the
+            horizon and its carryover, as the axis label says.
         """
         import matplotlib.pyplot as plt
 
@@ -162,6 +169,7 @@ class AllocationResult:
         ax[0].set_xticks(pos, channels, rotation=30, ha="right")
         ax[0].set_ylabel("spend per period")
         ax[0].set_title(f"Allocation of {self.total_budget:,.6g} per period")
+        _headroom(ax[0])
         bottom = np.zeros(len(channels))
         contrib = self.allocation_contribution.loc[channels]
         for i, label in enumerate(contrib.columns):
@@ -176,7 +184,25 @@ class AllocationResult:
             )
             bottom += values
         ax[1].set_xticks(pos, channels, rotation=30, ha="right")
-        ax[1].set_ylabel("weighted response")
+        ax[1].set_ylabel(f"weighted response, {self._horizon()}")
         ax[1].set_title(f"Combined response {self.combined_response:,.6g}")
         ax[1].legend(title="model")
+        _headroom(ax[1])
         return ax
+
+    def _horizon(self):
+        """What the responses are totals over, in words."""
+        if self.num_periods is None:
+            return "total over the horizon and its carryover"
+        carryover = self.carryover_periods or 0
+        return (
+            f"total over {self.num_periods} periods + {carryover} of carryover"
+            if carryover
+            else f"total over {self.num_periods} periods"
+        )
+
+
+def _headroom(ax, fraction=0.25):
+    """Room above the tallest bar for the legend, which would cover it."""
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top + fraction * (top - bottom))

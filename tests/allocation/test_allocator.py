@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 
@@ -123,6 +125,12 @@ def test_summary_and_plot(allocator):
     )
     axes = result.plot()
     assert len(axes) == 2 and len(axes[1].patches) == 2 * len(CHANNELS)
+    # What the responses are totals over; room for the legend above the bars.
+    assert (result.num_periods, result.carryover_periods) == (4, 0)
+    assert "total over 4 periods" in axes[1].get_ylabel()
+    for ax in axes:
+        tallest = max(bar.get_y() + bar.get_height() for bar in ax.patches)
+        assert tallest <= 0.85 * ax.get_ylim()[1]
     plt.close("all")
     without = allocator.optimize(200.0)
     assert "current" not in without.summary() and without.current_objective is None
@@ -210,6 +218,9 @@ def test_bad_weights_are_clear_errors(history, weights, models, match):
         (100.0, {"tv": (20.0, 10.0)}, "lower bound 20.0 above upper bound 10.0"),
         (100.0, {"tv": (-5.0, 10.0)}, "must be non-negative"),
         (100.0, {"tv": 5.0}, "must be a pair"),
+        # Once "could not convert string to float", naming neither.
+        (100.0, {"tv": (0, "x")}, r"channel_bounds\['tv'\] upper bound must be a number"),
+        (100.0, {"tv": (0, float("nan"))}, r"channel_bounds\['tv'\] upper bound"),
     ],
 )
 def test_infeasible_problems_fail_before_optimising(history, budget, bounds, match):
@@ -240,6 +251,40 @@ def test_bounds_hold_and_call_bounds_replace_defaults(history):
 def test_zero_budget(history):
     result = BudgetAllocator(models=_store(history)).fit(history).optimize(0.0)
     assert result.optimal_allocation == dict.fromkeys(CHANNELS, 0.0) and result.success
+
+
+@given(
+    exponent=st.integers(-15, 12),
+    mantissa=st.floats(1.0, 9.99),
+    lower=st.sampled_from([(0.0, 0.0, 0.0), (0.1, 0.0, 0.2)]),
+    upper=st.sampled_from([(None, None, None), (0.5, None, 0.6), (1.0, 0.3, 1.0)]),
+)
+def test_allocation_sums_to_the_budget_at_any_scale(allocator, exponent, mantissa, lower, upper):
+    # Budgets below 1e-12 were over-allocated (three channels got 2.7e-12
+    # for a budget of 9e-13): the bound-snapping tolerance was absolute.
+    budget = mantissa * 10.0**exponent
+    bounds = {
+        c: (lo * budget, None if hi is None else hi * budget)
+        for c, lo, hi in zip(CHANNELS, lower, upper, strict=True)
+    }
+    result = allocator.optimize(budget, channel_bounds=bounds)
+    x = np.array(list(result.optimal_allocation.values()))
+    assert abs(x.sum() - budget) <= 1e-9 * budget, (x, budget)
+    assert result.total_budget == budget
+    for value, (lo, hi) in zip(x, bounds.values(), strict=True):
+        assert lo <= value and (hi is None or value <= hi), (x, bounds)
+
+
+def test_tiny_budgets_are_optimised_not_split_evenly(allocator):
+    # A budget below 1e-12 once counted as "the bounds leave a single
+    # allocation" and was split evenly. Social's store curve (exponent 0.8)
+    # is infinitely steep at zero: a tiny budget belongs to it.
+    budget = 9e-13
+    result = allocator.optimize(budget)
+    x = np.array(list(result.optimal_allocation.values()))
+    even = allocator.evaluate(pd.DataFrame([np.full(3, budget / 3)], columns=CHANNELS))
+    assert result.objective > 2 * even[("objective", "value")].iloc[0]
+    assert x.sum() == pytest.approx(budget, rel=1e-9) and x[2] == pytest.approx(budget)
 
 
 def test_failed_optimisation_is_reported_not_raised(history):
@@ -379,6 +424,16 @@ def test_carryover_defaults_to_the_longest_adstock(history):
     assert longer[0, 0] > shorter[0, 0]
 
 
+def test_horizons_too_long_for_memory_are_refused_at_fit(history):
+    # num_periods=10**9 once passed validation and ran out of memory in optimize.
+    spy = Spy(CHANNELS)
+    for params in ({"num_periods": 10**9}, {"carryover_periods": 10**9}):
+        with pytest.raises(ValueError, match=r"num_periods=\d+ \(with \d+ carryover periods\)"):
+            BudgetAllocator(models=spy, **params).fit(history)
+    assert spy.calls == 2  # the probes that count the draws, nothing more
+    assert BudgetAllocator(models=spy, num_periods=10**4).fit(history).num_periods == 10**4
+
+
 # ------------------------------------------- predict, transform, evaluate
 def test_predict_transform_evaluate_agree(allocator):
     table = allocator.predict([150.0, 250.0])
@@ -408,6 +463,14 @@ def test_predict_transform_evaluate_agree(allocator):
     assert (evaluation[("combined", "lower")] <= evaluation[("combined", "upper")]).all()
     with pytest.raises(ValueError, match="lacks channel"):
         allocator.evaluate(pd.Series({"tv": 10.0}))
+    # A scenario missing a channel once said "Input scenarios contains NaN".
+    with pytest.raises(ValueError, match=r"scenarios\['b'\] lacks channel\(s\) \['social'\]"):
+        allocator.evaluate(
+            {"a": {"tv": 1.0, "search": 2.0, "social": 3.0}, "b": {"tv": 1.0, "search": 2.0}}
+        )
+    holes = pd.DataFrame([[1.0, 2.0, 3.0], [1.0, np.nan, 3.0]], columns=CHANNELS, index=["a", "b"])
+    with pytest.raises(ValueError, match=r"channel\(s\) \['search'\] in row\(s\) \['b'\]"):
+        allocator.evaluate(holes)
 
 
 def test_pandas_output_names_the_models(allocator, history):

@@ -12,7 +12,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 
-from hillmix import ConvergenceWarning, HillMixtureMMM
+from hillmix import ConvergenceWarning, HillMixtureMMM, InferenceError
 from hillmix._mmm import _slope_at_zero
 from hillmix.utils import double_precision
 from hillmix_sim import make_mmm_data
@@ -64,6 +64,17 @@ def test_predictions_intervals_and_contributions_agree(fitted, data):
     mean, std = fitted.predict(X, return_std=True)
     lower, upper = fitted.predict_interval(X, coverage=0.9)
     assert mean.shape == std.shape == lower.shape == (80,)
+    # Labelled like contributions() for a DataFrame (they were bare arrays);
+    # arrays for an array.
+    assert (lower.name, upper.name) == ("lower", "upper")
+    assert lower.index.equals(X.index) and upper.index.equals(X.index)
+    shifted = X.set_axis(X.index + 100)
+    assert list(fitted.predict_interval(shifted)[0].index) == list(shifted.index)
+    with warnings.catch_warnings():  # fitted with feature names, given none
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        bare = fitted.predict_interval(X.to_numpy(), coverage=0.9)
+    assert all(type(bound) is np.ndarray for bound in bare)
+    np.testing.assert_array_equal(bare[0], lower.to_numpy())
     assert np.all(lower < mean) and np.all(mean < upper) and np.all(std > 0)
     contrib = fitted.contributions(X)
     means = contrib.xs("mean", axis=1, level=1)
@@ -208,7 +219,9 @@ def _fit_with_a_control(X, y):
         n_components=1,
         control_columns=["temperature"],
         inference="svi",
+        # 200 steps settle at this rate (at 0.01, the ELBO was still rising).
         svi_steps=200,
+        svi_learning_rate=0.03,
         num_samples=50,
         random_state=0,
     ).fit(X, y)
@@ -277,6 +290,44 @@ def test_convergence_warning_on_too_short_chains(data):
         model = HillMixtureMMM(num_warmup=10, num_samples=10, num_chains=2, random_state=0)
         model.fit(X, y)
     assert model.diagnostics_["converged"] is False
+
+
+def _issue_svi(learning_rate, svi_steps=150):
+    """The SVI fit of issue 25: NaN at learning rate 10, unsettled at 1."""
+    X, y, _ = make_mmm_data(n_periods=40, n_channels=2, random_state=0)
+    model = HillMixtureMMM(
+        n_components=2,
+        adstock_max_lag=3,
+        inference="svi",
+        svi_steps=svi_steps,
+        num_samples=30,
+        svi_learning_rate=learning_rate,
+        random_state=0,
+    )
+    return model, X, y
+
+
+def test_svi_that_diverges_raises_and_names_the_learning_rate():
+    # It returned NaN predictions, curves and effective_k_, and no warning.
+    model, X, y = _issue_svi(10.0)
+    with pytest.raises(InferenceError, match=r"non-finite at step \d+.*lower svi_learning_rate"):
+        model.fit(X, y)
+    assert not hasattr(model, "posterior_samples_") and not hasattr(model, "n_features_in_")
+
+
+def test_svi_that_does_not_settle_warns_and_one_that_settles_does_not():
+    # At learning rate 1 the guide still jumps by many posterior standard
+    # deviations at the end, and no warning said so; NUTS warns.
+    model, X, y = _issue_svi(1.0)
+    with pytest.warns(ConvergenceWarning, match="SVI fit did not converge"):
+        model.fit(X, y)
+    assert model.diagnostics_["drift"] > 1 and not model.diagnostics_["converged"]
+    assert np.all(np.isfinite(model.predict(X)))
+    # The same data at the default learning rate, given the steps to settle
+    # (the pytest configuration makes any warning an error).
+    model, X, y = _issue_svi(0.01, svi_steps=1000)
+    model.fit(X, y)
+    assert model.diagnostics_["drift"] <= 1 and model.diagnostics_["converged"]
 
 
 def test_auto_target_samples_again_after_divergences(data, monkeypatch):
