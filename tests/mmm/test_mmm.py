@@ -292,14 +292,14 @@ def test_convergence_warning_on_too_short_chains(data):
     assert model.diagnostics_["converged"] is False
 
 
-def _issue_svi(learning_rate, svi_steps=150):
+def _issue_svi(learning_rate):
     """The SVI fit of issue 25: NaN at learning rate 10, unsettled at 1."""
     X, y, _ = make_mmm_data(n_periods=40, n_channels=2, random_state=0)
     model = HillMixtureMMM(
         n_components=2,
         adstock_max_lag=3,
         inference="svi",
-        svi_steps=svi_steps,
+        svi_steps=150,
         num_samples=30,
         svi_learning_rate=learning_rate,
         random_state=0,
@@ -315,19 +315,22 @@ def test_svi_that_diverges_raises_and_names_the_learning_rate():
     assert not hasattr(model, "posterior_samples_") and not hasattr(model, "n_features_in_")
 
 
-def test_svi_that_does_not_settle_warns_and_one_that_settles_does_not():
+def test_svi_that_does_not_settle_warns():
     # At learning rate 1 the guide still jumps by many posterior standard
     # deviations at the end, and no warning said so; NUTS warns.
     model, X, y = _issue_svi(1.0)
     with pytest.warns(ConvergenceWarning, match="SVI fit did not converge"):
         model.fit(X, y)
-    assert model.diagnostics_["drift"] > 1 and not model.diagnostics_["converged"]
+    assert model.diagnostics_["drift"] > 2 and not model.diagnostics_["converged"]
     assert np.all(np.isfinite(model.predict(X)))
-    # The same data at the default learning rate, given the steps to settle
-    # (the pytest configuration makes any warning an error).
-    model, X, y = _issue_svi(0.01, svi_steps=1000)
-    model.fit(X, y)
-    assert model.diagnostics_["drift"] <= 1 and model.diagnostics_["converged"]
+    # At the default rate the guide's steps are small, but 150 of them leave
+    # the ELBO still rising (same program: the rate is an argument).
+    model, X, y = _issue_svi(0.01)
+    with pytest.warns(ConvergenceWarning, match="more svi_steps"):
+        model.fit(X, y)
+    assert model.diagnostics_["elbo_trend"] > 1 and model.diagnostics_["drift"] <= 2
+    # Settled fits pass without a warning: the control test above and the
+    # doctests fit under the pytest configuration that makes warnings errors.
 
 
 def test_auto_target_samples_again_after_divergences(data, monkeypatch):
