@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import _BaseStrategy, aligned_blocks, aligned_matmul
-from ._crossed import _pair_products, _pair_weights_of, _pairs_of
-from ._linucb import _FLOAT32_ROUNDOFF, _WIDTH_RTOL
+from ._crossed import _pair_weights_of, _pairs_of
+from ._linucb import _FLOAT32_ROUNDOFF, _WIDTH_RTOL, LinUCBStrategy
 from ._policies import POLICY_CONSTRAINTS, epsilon_greedy_draw
 
 __all__ = ["DisjointLinUCBStrategy", "disjoint_linucb_scores"]
@@ -392,17 +392,8 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         far = np.flatnonzero(bound > math.log2(limit))
         return (far, bound[far]) if far.size else (None, None)
 
-    @staticmethod
-    def _ucb_blocks(Xa, W_width, W_mean):
-        """Bounds of users ``Xa`` in aligned blocks (n_blocks, dx, block): (n_blocks, K, block)."""
-        width = np.matmul(W_width, _pair_products(Xa))
-        # A quadratic form of a positive definite matrix: negative values
-        # are rounding errors around zero.
-        np.abs(width, out=width)
-        np.sqrt(width, out=width)
-        scores = np.matmul(W_mean, Xa)
-        scores += width
-        return scores
+    # The same bound as the crossed model's, on per-action weights.
+    _ucb_blocks = staticmethod(LinUCBStrategy._ucb_blocks)
 
     def _score_blocks(self, X, start):
         """Upper confidence bounds in blocks aligned on ``start``, the offset and the far users.
