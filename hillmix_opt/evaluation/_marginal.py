@@ -91,11 +91,12 @@ class MIPSEstimator(_RewardModelMixin, _BaseOffPolicyEstimator):
     Attributes
     ----------
     log_ : BanditLog
-    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
-        On unit-length embeddings.
+    cluster_centers_ : ndarray of shape (n_found_clusters, embedding_dim)
+        On unit-length embeddings; ``n_found_clusters`` is ``n_clusters``, or
+        the number of actions when the logged bank has no more (each its own cluster).
     action_clusters_ : ndarray of int of shape (n_actions,)
         The cluster of each of the log's actions.
-    logging_cluster_proba_ : ndarray of shape (n_samples, n_clusters_)
+    logging_cluster_proba_ : ndarray of shape (n_samples, n_found_clusters)
         The logger's probability of each cluster for each row.
     reward_models_ : list of reward models
         With a ``reward_model`` only.
