@@ -11,6 +11,7 @@ change the compiled code, and with it the draws.
 from __future__ import annotations
 
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 
@@ -29,7 +30,7 @@ from numpyro.infer import (
 )
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.hmc_util import build_adaptation_schedule
-from numpyro.infer.util import constrain_fn, potential_energy
+from numpyro.infer.util import ParamInfo, constrain_fn, potential_energy
 from numpyro.optim import Adam
 from tqdm.auto import tqdm
 
@@ -118,7 +119,7 @@ def _over_chains(fn, num_chains, in_axes):
         return jit(in_turn)
     # Each device runs its block of chains in turn: what pmap did, as one
     # jitted program, which can take compiler options.
-    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("chains",))
+    mesh = _chain_mesh(n_devices)
     spec = jax.sharding.PartitionSpec
     in_specs = tuple(spec("chains") if axis == 0 else spec() for axis in in_axes)
     # check_vma=False: NumPyro's loops carry values that start out the same
@@ -127,6 +128,18 @@ def _over_chains(fn, num_chains, in_axes):
         in_turn, mesh=mesh, in_specs=in_specs, out_specs=spec("chains"), check_vma=False
     )
     return jit(per_device)
+
+
+def _chain_mesh(n_devices):
+    return jax.sharding.Mesh(np.asarray(jax.local_devices()[:n_devices]), ("chains",))
+
+
+def _chain_sharding(num_chains):
+    """How :func:`_over_chains` lays out its results: split by chain across devices, or None."""
+    n_devices = _devices_for(num_chains)
+    if n_devices == 1:
+        return None
+    return jax.sharding.NamedSharding(_chain_mesh(n_devices), jax.sharding.PartitionSpec("chains"))
 
 
 def _devices_for(num_chains):
@@ -238,8 +251,11 @@ def run_nuts(
                 target = jnp.where(state.i < switch, targets[0], targets[1])
                 kernel = kernel_for(args, unravel, target)
                 # NumPyro's sampler reads settings its init records; this
-                # init's own results are unused and compile away.
-                kernel.init(jax.random.PRNGKey(0), num_warmup, init_params=state.z)
+                # init's own results are unused and compile away. Given the
+                # state's log density and gradient, it does not trace the
+                # model's gradient once more.
+                known = ParamInfo(state.z, state.potential_energy, state.z_grad)
+                kernel.init(jax.random.PRNGKey(0), num_warmup, init_params=known)
                 new = kernel.sample(state, (), {})
                 keep = start + i < total
                 state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, state)
@@ -263,6 +279,21 @@ def run_nuts(
     init, advance, finish = _RUNNERS.get(
         None if cache_key is None else ("nuts", cache_key, settings), build
     )
+    # The three programs compile side by side before the first call, each
+    # for the shapes and device layout its calls will have.
+    first_keys = _start_keys(key, 0, num_chains)
+    state_shapes = _on_chains(jax.eval_shape(init, first_keys, targets, *model_args), num_chains)
+    draws_shape = _on_chains(
+        jax.ShapeDtypeStruct(
+            (num_chains, num_samples, state_shapes.z.shape[-1]), state_shapes.z.dtype
+        ),
+        num_chains,
+    )
+    _compile_together(
+        (init, (first_keys, targets, *model_args)),
+        (advance, (state_shapes, 0, targets, *model_args)),
+        (finish, (draws_shape, *model_args)),
+    )
     # Progress is reported between compiled calls, never from inside one, so
     # the draws are the same with or without a progress bar.
     with _progress(total * num_chains, progress, "NUTS") as report:
@@ -274,17 +305,25 @@ def run_nuts(
             chunks.append(stats)
             if report is not None:
                 report(min(chunk, total - start) * num_chains)
-        z = jnp.concatenate(zs, axis=1)[:, num_warmup:total]
+        # Joined on the host: as JAX operations, each join and slice would
+        # compile a small program of its own on a fit's first call.
+        z = _kept(zs, num_warmup, total)
         stats = {
-            name: np.asarray(jnp.concatenate(values, axis=1)[:, num_warmup:total])
+            name: _kept(values, num_warmup, total)
             for name, values in zip(SAMPLE_STATS, zip(*chunks, strict=True), strict=True)
         }
-        samples = finish(z, *model_args)
+        # Laid out across devices as ``finish`` was compiled for.
+        samples = finish(jax.device_put(z, draws_shape.sharding), *model_args)
     samples = {
         name: np.asarray(value).reshape(num_chains * num_samples, *value.shape[2:])
         for name, value in samples.items()
     }
     return samples, stats
+
+
+def _kept(chunks, num_warmup, total):
+    """Per-chain iterations ``num_warmup`` to ``total`` of chunks joined along axis 1."""
+    return np.concatenate([np.asarray(chunk) for chunk in chunks], axis=1)[:, num_warmup:total]
 
 
 def _iteration_stats(state):
@@ -311,7 +350,7 @@ def _valid_start(init, key, num_chains, init_args):
     """
     state = None
     for attempt in range(_START_TRIES):
-        keys = jax.random.split(jax.random.fold_in(key, attempt), num_chains)
+        keys = _start_keys(key, attempt, num_chains)
         # Kept on the devices as ``init`` placed them, split by chain: the
         # NUTS iterations then see the same input layout on their first call
         # as on later ones, and compile once, not twice.
@@ -327,6 +366,35 @@ def _valid_start(init, key, num_chains, init_args):
         "tries of uniform draws within one unit of the origin of the unconstrained "
         "space; check the priors and the data for values the model cannot score."
     )
+
+
+def _start_keys(key, attempt, num_chains):
+    """One key per chain for the ``attempt``-th search of a finite start."""
+    return jax.random.split(jax.random.fold_in(key, attempt), num_chains)
+
+
+def _on_chains(shapes, num_chains):
+    """``shapes`` laid out across devices as :func:`_over_chains` lays out its results."""
+    sharding = _chain_sharding(num_chains)
+    return jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), shapes
+    )
+
+
+def _compile_together(*calls):
+    """Compile jitted functions for the given arguments side by side.
+
+    Tracing runs here, one function after the other (NumPyro's effect
+    handlers are process-wide, not thread-safe); XLA's compilations, most
+    of a cold fit's first seconds, then run in parallel threads. A later
+    call with arguments of the same shapes finds the programs compiled.
+    """
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        # Each compile starts as soon as its program is traced, and runs
+        # while the next one is traced.
+        compiling = [pool.submit(function.lower(*args).compile) for function, args in calls]
+        for future in compiling:
+            future.result()
 
 
 def _finite(state):

@@ -382,7 +382,9 @@ class HillMixtureMMM(RegressorMixin, BaseEstimator):
         # The sampler's state and the rest of the log density stay double,
         # and so does everything computed from the draws after the fit
         # (``_design`` builds double-precision inputs for it).
-        design = design._replace(media_lags=design.media_lags.astype(jnp.float32))
+        # Cast on the host: a JAX cast would compile a program of its own.
+        lags = np.asarray(design.media_lags, dtype=np.float32)
+        design = design._replace(media_lags=jnp.asarray(lags))
         y_scaled = np.zeros(n_padded)
         y_scaled[: X.shape[0]] = (y - fitted.y_loc) / fitted.y_scale
         seed = resolve_seed(self.random_state)

@@ -547,6 +547,32 @@ def test_nuts_compiles_once_for_every_target():
     assert low["step_size"][0, 0] > 1.5 * high["step_size"][0, 0]
 
 
+def test_nuts_compiles_its_programs_side_by_side(monkeypatch):
+    # A cold fit's first seconds are XLA compiling; the three programs
+    # compile in worker threads, each while the next is traced, and the
+    # calls then find them compiled.
+    import threading
+
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+
+    compiled_in = []
+    compile_program = jax.stages.Lowered.compile
+
+    def recording(self, *args, **kwargs):
+        compiled_in.append(threading.current_thread() is threading.main_thread())
+        return compile_program(self, *args, **kwargs)
+
+    monkeypatch.setattr(jax.stages.Lowered, "compile", recording)
+
+    def toy(scale):
+        numpyro.sample("x", dist.Normal(0.0, scale).expand([2]).to_event(1))
+
+    _short_nuts(toy, draws=20, num_chains=2)
+    assert compiled_in == [False, False, False]
+
+
 def test_nuts_refuses_a_model_with_no_finite_start():
     # A model whose log density is -inf everywhere: the sampler must say so
     # instead of running chains that never move.
