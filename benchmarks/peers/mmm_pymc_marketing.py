@@ -5,7 +5,8 @@ same model structure: geometric adstock over 8 lags (normalised weights),
 Hill saturation, an intercept, a linear trend, yearly seasonality of Fourier
 order 2 and Normal noise. Each runs 2 chains x (1000 warm-up + 1000 draws).
 PyMC-Marketing (``pymc_marketing.mmm.multidimensional.MMM``) runs with its
-default sampler (PyMC's NUTS) and with ``nuts_sampler="numpyro"``.
+samplers named by ``--samplers``: PyMC's own NUTS, nutpie (PyMC-Marketing
+1.x's default when nutpie is installed) or numpyro.
 
 Reported per run: wall time of ``fit`` (model building, compilation, sampling
 and the library's own post-processing), minimum bulk ESS and maximum
@@ -31,6 +32,19 @@ Run in an environment with ``requirements.txt`` installed:
     python benchmarks/peers/mmm_pymc_marketing.py [--k 1 3] [--skip-pymc]
         [--pymc-data {exact,floor,both}] [--spend-floor 1e-6] [--compile-cache DIR]
 
+PyMC-Marketing 1.3.0 needs Python >= 3.12 and an environment of its own, without
+hillmix (``requirements-pmm1.txt``):
+
+    ~/.pyenv/versions/3.12.1/bin/python -m venv /work/peers-pmm1-venv
+    /work/peers-pmm1-venv/bin/pip install "pymc-marketing==1.3.0" numpyro nutpie
+
+There the data come from a CSV written by ``mmm_side_by_side.py`` (or
+``write_data_csv``), hillmix is skipped by an empty ``--k`` and each run is
+printed as one JSON line:
+
+    /work/peers-pmm1-venv/bin/python benchmarks/peers/mmm_pymc_marketing.py
+        --data-csv data.csv --k --samplers nutpie --pymc-data floor --json
+
 Compilation is part of ``fit``'s wall time. Both libraries compile through
 JAX here (the numpyro sampler, and hillmix's own), so ``--compile-cache DIR``
 turns JAX's persistent compilation cache on for both: run twice with the same
@@ -42,6 +56,7 @@ as every refit after the first is for a user who keeps the cache
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 
@@ -49,9 +64,9 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-import hillmix
-from hillmix import ConvergenceWarning, HillMixtureMMM
-from hillmix_sim import make_mmm_data
+# hillmix is imported where it is used: the PyMC-Marketing part also runs in
+# peer environments that read the data from a CSV and lack hillmix's pinned
+# dependencies (mmm_side_by_side.py), and mmm_meridian.py imports the helpers.
 
 N_PERIODS, N_CHANNELS, CHAINS, DRAWS = 156, 8, 2, 1000
 ADSTOCK_LAGS, FOURIER_ORDER = 8, 2
@@ -62,10 +77,29 @@ _HILLMIX_DETERMINISTIC = {"A", "n", "kappa", "intercept"}
 
 
 def data(seed=0):
+    from hillmix_sim import make_mmm_data
+
     X, y, _ = make_mmm_data(
         dgp="mixture_k3", n_periods=N_PERIODS, n_channels=N_CHANNELS, random_state=seed
     )
     return X, y
+
+
+def write_data_csv(path, seed=0):
+    """Write ``data(seed)`` to ``path``: a weekly ``date``, the channels' spend and ``y``."""
+    X, y = data(seed)
+    frame = X.copy()
+    frame.insert(0, "date", pd.date_range("2022-01-02", periods=len(X), freq="W"))
+    frame["y"] = np.asarray(y)
+    frame.to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.17g")
+
+
+def read_data_csv(path):
+    """``X`` and ``y`` back from a file written by ``write_data_csv``, and the dates."""
+    frame = pd.read_csv(path)
+    dates = frame.pop("date")
+    y = frame.pop("y")
+    return frame, y, dates
 
 
 def _ess_rhat(dataset):
@@ -79,6 +113,8 @@ def _ess_rhat(dataset):
 
 
 def run_hillmix(X, y, k, chains=CHAINS, draws=DRAWS):
+    from hillmix import ConvergenceWarning, HillMixtureMMM
+
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -156,8 +192,11 @@ def _fit_pymc_marketing(X, y, sampler, chains, draws):
     start = time.perf_counter()
     # PyMC's own sampler defaults to cores = cpu_count() // 2, which runs the
     # chains one after the other on a 2-core machine; hillmix and the numpyro
-    # sampler run them in parallel, one per core, so PyMC gets the same.
-    kwargs = {"nuts_sampler": sampler} if sampler != "pymc" else {"cores": chains}
+    # sampler run them in parallel, one per core, so PyMC gets the same. The
+    # sampler is always named: PyMC 6 picks nutpie when nothing is said.
+    kwargs = {"nuts_sampler": sampler}
+    if sampler == "pymc":
+        kwargs["cores"] = chains
     idata = mmm.fit(
         df,
         pd.Series(np.asarray(y), index=df.index, name="y"),
@@ -170,7 +209,10 @@ def _fit_pymc_marketing(X, y, sampler, chains, draws):
     )
     seconds = time.perf_counter() - start
     free = [v.name for v in mmm.model.free_RVs]
-    min_ess, max_rhat = _ess_rhat(idata.posterior[free])
+    posterior = idata.posterior
+    # PyMC 6 returns an xarray DataTree, PyMC 5 an InferenceData of Datasets.
+    posterior = posterior.to_dataset() if hasattr(posterior, "to_dataset") else posterior
+    min_ess, max_rhat = _ess_rhat(posterior[free])
     return {
         "seconds": seconds,
         "min_ess_bulk": min_ess,
@@ -181,7 +223,15 @@ def _fit_pymc_marketing(X, y, sampler, chains, draws):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 3])
+    parser.add_argument(
+        "--k", type=int, nargs="*", default=[1, 3], help="hillmix's K; none skips hillmix"
+    )
+    parser.add_argument(
+        "--data-csv",
+        metavar="PATH",
+        help="read X and y from PATH (write_data_csv's format) instead of simulating them",
+    )
+    parser.add_argument("--json", action="store_true", help="print each run as one JSON line")
     parser.add_argument("--skip-pymc", action="store_true")
     parser.add_argument(
         "--draws", type=int, default=DRAWS, help="warm-up and draws per chain (smoke tests)"
@@ -200,16 +250,29 @@ def main(argv=None):
         "JAX here); a second run with the same DIR measures fits with a warm cache",
     )
     parser.add_argument(
-        "--samplers", nargs="+", choices=["pymc", "numpyro"], default=["pymc", "numpyro"]
+        "--samplers",
+        nargs="+",
+        choices=["pymc", "nutpie", "numpyro"],
+        default=["pymc", "numpyro"],
     )
     args = parser.parse_args(argv)
     if args.compile_cache:
+        import hillmix
+
         hillmix.enable_compilation_cache(args.compile_cache)
-    X, y = data()
+    X, y = read_data_csv(args.data_csv)[:2] if args.data_csv else data()
     rows = []
+
+    def report(row):
+        rows.append(row)
+        if args.json:
+            row = {**row, "ess_per_second": row["min_ess_bulk"] / row["seconds"]}
+            print(json.dumps(row, default=lambda value: value.item()), flush=True)
+        else:
+            print(pd.DataFrame([row]).round(3).to_string(index=False), flush=True)
+
     for k in args.k:
-        rows.append(run_hillmix(X, y, k, draws=args.draws))
-        print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
+        report(run_hillmix(X, y, k, draws=args.draws))
     if not args.skip_pymc:
         variants = {}
         if args.pymc_data in ("exact", "both"):
@@ -218,10 +281,9 @@ def main(argv=None):
             variants[f"floor {args.spend_floor:g}"] = floor_zero_spend(X, args.spend_floor)
         for label, spend in variants.items():
             for sampler in args.samplers:
-                rows.append(
-                    run_pymc_marketing(spend, y, sampler, draws=args.draws, data_label=label)
-                )
-                print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
+                report(run_pymc_marketing(spend, y, sampler, draws=args.draws, data_label=label))
+    if args.json:
+        return
     table = pd.DataFrame(rows)
     table["ess_per_second"] = table["min_ess_bulk"] / table["seconds"]
     if "error" in table:
