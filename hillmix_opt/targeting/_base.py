@@ -193,6 +193,11 @@ def unscale(scores: np.ndarray, exponents: np.ndarray | None) -> np.ndarray:
         return np.ldexp(scores, exponents.reshape(-1, *(1,) * (scores.ndim - 1)))
 
 
+def _scaling_bounds(mean: np.ndarray, scale: np.ndarray) -> tuple[float, float]:
+    """``max |mean|`` and ``min scale`` of a standardisation."""
+    return float(np.max(np.abs(mean), initial=0.0)), float(np.min(scale, initial=np.inf))
+
+
 # Largest feature, raw or standardised, in absolute value, that strategies
 # learn from: squares summed over many users stay far from overflow.
 _LEARNABLE_FEATURES = 1e100
@@ -749,8 +754,7 @@ class _BaseStrategy(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         if names is not None:
             self.feature_names_in_ = names
-        self.user_mean_ = np.zeros(X.shape[1])
-        self.user_scale_ = np.ones(X.shape[1])
+        self._set_scaling(np.zeros(X.shape[1]), np.ones(X.shape[1]))
         self._scaling_learnt = False
         self._on_users()
 
@@ -760,9 +764,18 @@ class _BaseStrategy(BaseEstimator):
             return
         scale = X.std(axis=0)
         scale[~(scale > 0)] = 1.0
-        self.user_mean_ = X.mean(axis=0)
-        self.user_scale_ = scale
+        self._set_scaling(X.mean(axis=0), scale)
         self._scaling_learnt = True
+
+    def _set_scaling(self, mean: np.ndarray, scale: np.ndarray):
+        """Standardise users by ``mean`` and ``scale``.
+
+        Also keeps ``max |mean|`` and ``min scale``, which
+        :meth:`_log2_user_bound` reads at every batch scored.
+        """
+        self.user_mean_ = mean
+        self.user_scale_ = scale
+        self._scaling_bounds = _scaling_bounds(mean, scale)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         return (X - self.user_mean_) / self.user_scale_
@@ -813,9 +826,11 @@ class _BaseStrategy(BaseEstimator):
         forming the standardised features, which may overflow.
         """
         mean, scale = self.user_mean_, self.user_scale_
+        # None: pickled by a hillmix that did not keep them.
+        bounds = getattr(self, "_scaling_bounds", None)
+        mean_max, scale_min = _scaling_bounds(mean, scale) if bounds is None else bounds
         with np.errstate(over="ignore"):
-            largest = max(X.max(), -X.min()) + np.abs(mean).max()
-            if largest / scale.min() <= limit:
+            if (max(X.max(), -X.min()) + mean_max) / scale_min <= limit:
                 return None
         with np.errstate(divide="ignore"):
             # |x - m| / c <= 2 max(|x|, |m|) / c, as a power of two.

@@ -362,36 +362,6 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         width = max(1.0, width * float(self.alpha) ** 2)
         return min(math.sqrt(room / width), room / max(1.0, mean))
 
-    def _scaling_bounds(self) -> tuple[float, float]:
-        """``max |user_mean_|`` and ``min user_scale_``, kept while the scaling is."""
-        key = getattr(self, "_scaling_key", None)
-        if key is None or key[0] is not self.user_mean_ or key[1] is not self.user_scale_:
-            bounds = (float(np.abs(self.user_mean_).max()), float(self.user_scale_.min()))
-            self._scaling_key = (self.user_mean_, self.user_scale_, bounds)
-        return self._scaling_key[2]
-
-    def _far_users(self, X, limit, largest=None):
-        """Users whose ``[1, standardised x]`` may exceed ``limit``, and log2 of their bound.
-
-        ``(None, None)`` when none may: one comparison for the batch, the
-        usual case. The bound, ``|x - m| / c <= 2 max(|x|, |m|) / c``, is taken
-        in logarithms, so features near the largest double do not overflow
-        it. It is the user's alone, so decisions stay independent of batching.
-        """
-        mean, scale = self.user_mean_, self.user_scale_
-        # Python floats: they overflow to inf without a warning. ``largest``:
-        # the largest absolute feature, when the caller has it.
-        if largest is None:
-            largest = max(float(X.max()), -float(X.min()))
-        mean_max, scale_min = self._scaling_bounds()
-        if (largest + mean_max) / scale_min <= limit:
-            return None, None
-        with np.errstate(divide="ignore"):
-            bound = np.log2(np.maximum(np.abs(X), np.abs(mean))) + 1.0 - np.log2(scale)
-        bound = np.maximum(bound.max(axis=1), 0.0)  # the intercept is 1
-        far = np.flatnonzero(bound > math.log2(limit))
-        return (far, bound[far]) if far.size else (None, None)
-
     # The same bound as the crossed model's, on per-action weights.
     _ucb_blocks = staticmethod(LinUCBStrategy._ucb_blocks)
 
@@ -407,8 +377,13 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         """
         self._refresh()
         W_width, W_mean = self._width_weights(), self._W_mean_score
-        far, bound = self._far_users(X, self._score_limit)
-        if far is not None:
+        # Users whose [1, standardised x] may exceed the limit (the usual
+        # batch has none: one comparison).
+        bound = self._log2_user_bound(X, self._score_limit)
+        far = np.empty(0, np.intp)
+        if bound is not None:
+            far = np.flatnonzero(bound > math.log2(self._score_limit))
+        if far.size:
             X_far = X[far]
             X = X.copy()
             X[far] = self.user_mean_  # placeholders, scored again below
@@ -419,17 +394,15 @@ class DisjointLinUCBStrategy(_BaseStrategy):
         self._standardise_into(blocks, Xa[:, 1:])
         scores = self._ucb_blocks(Xa, W_width, W_mean)
         scaled = None
-        if far is not None:
+        if far.size:
             # In double precision, each far user in its own column of the same
             # blocks (the others zero): independent of batching.
             W_width = self._W_width * float(self.alpha) ** 2
             W_mean = self._W_mean_score.astype(np.float64)
-            k = np.maximum(np.ceil(bound - math.log2(self._user_limit(np.float64))), 0)
+            k = np.maximum(np.ceil(bound[far] - math.log2(self._user_limit(np.float64))), 0)
             k = k.astype(np.int64)
             Xa_far = np.zeros((X.shape[0], X.shape[1] + 1))
-            Xa_far[far, 0] = np.ldexp(1.0, -k)
-            shifted = np.ldexp(X_far, -k[:, None]) - np.ldexp(self.user_mean_, -k[:, None])
-            Xa_far[far, 1:] = shifted / self.user_scale_
+            Xa_far[far] = self._scaled_augmented(X_far, k)
             redone = self._ucb_blocks(aligned_blocks(Xa_far, start)[0], W_width, W_mean)
             at = offset + far
             place = (at // scores.shape[2], slice(None), at % scores.shape[2])

@@ -196,6 +196,19 @@ def test_a_strategy_pickled_before_parameter_snapshots_still_decides():
     np.testing.assert_array_equal(old.decide(X)[0], strategy.decide(X)[0])
 
 
+@pytest.mark.parametrize("Strategy", [LinUCBStrategy, DisjointLinUCBStrategy])
+def test_a_strategy_pickled_before_kept_scaling_bounds_still_decides(Strategy):
+    world = LinearWorld(18)
+    strategy = Strategy(random_state=0).set_bank(world.bank)
+    X = world.users(40)
+    strategy.partial_fit(X, strategy.decide(X)[0], np.ones(40))
+    old = pickle.loads(pickle.dumps(strategy))
+    del old._scaling_bounds  # as pickled by an earlier hillmix
+    # Ordinary users and users far beyond single precision's range.
+    users = np.vstack([world.users(30), 1e30 * world.users(2)])
+    np.testing.assert_array_equal(old.decide(users)[0], strategy.decide(users)[0])
+
+
 def test_actions_with_the_same_embedding_tie_exactly():
     # Single-precision products can round one row differently at another
     # place in the bank; the twins must still score the same.
